@@ -1,0 +1,51 @@
+"""What every command needs, built once from the global options: settings and rule loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.config import DEFAULT_RULES_DIR, Settings
+from runner.errors import UsageError
+from runner.logs import get_logger
+from runner.resources import seed_rules_dir
+from runner.rules.loader import RuleSet, load_rules
+from runner.rules.model import Rule
+from runner.rules.select import resolve_rules
+
+
+@dataclass(kw_only=True)
+class App:
+    settings: Settings
+    _rule_set: RuleSet | None = field(default=None, repr=False)
+
+    @property
+    def log(self) -> Any:  # structlog's bound logger is untyped
+        return get_logger()
+
+    def rules_dir(self) -> Path:
+        """``--rules``/env/config when given; else ``./rules`` when present; else the seeds."""
+        if self.settings.rules is not None:
+            if not self.settings.rules.exists():
+                raise UsageError(f"rules directory not found: {self.settings.rules}")
+            return self.settings.rules
+        if DEFAULT_RULES_DIR.is_dir():
+            return DEFAULT_RULES_DIR
+        return seed_rules_dir()
+
+    def rule_set(self) -> RuleSet:
+        if self._rule_set is None:
+            self._rule_set = load_rules([self.rules_dir()])
+            for error in self._rule_set.errors:
+                self.log.warning("rule_not_loaded", error=error.message)
+        return self._rule_set
+
+    def select(self, names: list[str] | None, *, all_rules: bool = False) -> list[Rule]:
+        """The rules named by ``--rule`` (each resolved), or every enabled rule."""
+        rules = list(self.rule_set().rules)
+        if names:
+            return resolve_rules(rules, names)
+        if all_rules:
+            return [r for r in rules if r.enabled]
+        raise UsageError("name at least one rule with --rule NAME, or use --all")

@@ -1,0 +1,92 @@
+"""Entry point: global options, command registry, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from runner import __version__
+from runner.cli import rules_cmd
+from runner.cli.app import App
+from runner.config import load_settings
+from runner.errors import QueryError, RuleError, RunnerError
+from runner.logs import configure_logging, redact_text
+
+Register = Callable[
+    [argparse._SubParsersAction[argparse.ArgumentParser], argparse.ArgumentParser], None
+]
+COMMANDS: tuple[Register, ...] = (rules_cmd.register,)
+
+# Global option -> settings key (see runner.config.SETTINGS).
+_GLOBAL_KEYS = {
+    "rules": "rules",
+    "store": "store",
+    "es": "elasticsearch.hosts",
+    "log_level": "log_level",
+    "log_format": "log_format",
+}
+
+
+def global_options() -> argparse.ArgumentParser:
+    """Options accepted before or after any command (SUPPRESS keeps one from erasing the other)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("global options")
+    group.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                       help="TOML configuration file (default: ./runner.toml if present)")
+    group.add_argument("--rules", default=argparse.SUPPRESS, metavar="DIR",
+                       help="rules directory (env RUNNER_RULES; default ./rules, else the seed rules)")
+    group.add_argument("--store", default=argparse.SUPPRESS, metavar="PATH",
+                       help="embedded store file (env RUNNER_STORE; default ./.runner/runner.duckdb)")
+    group.add_argument("--es", default=argparse.SUPPRESS, metavar="URL",
+                       help="Elasticsearch URL(s), comma-separated (env RUNNER_ES_URL)")
+    group.add_argument("--log-level", default=argparse.SUPPRESS,
+                       choices=("debug", "info", "warning", "error"))
+    group.add_argument("--log-format", default=argparse.SUPPRESS,
+                       choices=("auto", "console", "json"),
+                       help="auto: console on a terminal, JSON lines otherwise")
+    return parent  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parent = global_options()
+    parser = argparse.ArgumentParser(
+        prog="runner",
+        description="Run Elastic Security detection rules on a schedule, against Elasticsearch "
+        "or an embedded store.",
+        parents=[parent],
+    )
+    parser.add_argument("--version", action="version", version=f"runner {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in COMMANDS:
+        register(commands, parent)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        overrides = {key: getattr(args, name, None) for name, key in _GLOBAL_KEYS.items()}
+        settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)
+        configure_logging(settings.log_level, settings.log_format)
+        code: int = args.func(args, App(settings=settings))
+        return code
+    except (QueryError, RuleError) as exc:
+        print(f"runner: {redact_text(exc.pretty())}", file=sys.stderr)
+        return exc.exit_code
+    except RunnerError as exc:
+        print(f"runner: {redact_text(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("runner: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `runner alerts export | head` closes the pipe early: not an error.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

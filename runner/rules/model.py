@@ -1,0 +1,145 @@
+"""Typed, immutable detection rules.
+
+A :class:`Rule` is what a TOML file in Elastic's detection-rules format says, checked and
+parsed once at load time.  Run-time state (last run, covered-up-to) never lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from runner.eql.ast import Query as EqlQuery
+from runner.kql.ast import Query as KqlQuery
+
+RuleType = Literal["eql", "query", "new_terms"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+SUPPORTED_TYPES: tuple[str, ...] = ("eql", "query", "new_terms")
+DEFAULT_FROM = "now-6m"
+DEFAULT_INTERVAL = "5m"
+DEFAULT_MAX_SIGNALS = 100
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThreatEntry:
+    """A MITRE ATT&CK tactic, technique or sub-technique reference."""
+
+    id: str
+    name: str
+    reference: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Technique:
+    entry: ThreatEntry
+    subtechniques: tuple[ThreatEntry, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Threat:
+    framework: str
+    tactic: ThreatEntry
+    techniques: tuple[Technique, ...] = ()
+
+    def as_kibana(self) -> dict[str, Any]:
+        """The shape Kibana stores in ``kibana.alert.rule.threat``."""
+
+        def entry(e: ThreatEntry) -> dict[str, str]:
+            return {"id": e.id, "name": e.name, "reference": e.reference}
+
+        return {
+            "framework": self.framework,
+            "tactic": entry(self.tactic),
+            "technique": [
+                {**entry(t.entry), "subtechnique": [entry(s) for s in t.subtechniques]}
+                for t in self.techniques
+            ],
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleFilter:
+    """One Kibana filter attached to a rule: DSL, applied (or negated) on top of the query."""
+
+    query: Mapping[str, Any]
+    negate: bool = False
+    disabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewTerms:
+    fields: tuple[str, ...]
+    history_window_start: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rule:
+    path: Path
+    rule_id: str
+    name: str
+    description: str
+    type: RuleType
+    language: Literal["eql", "kuery"]
+    query: str
+    parsed: EqlQuery | KqlQuery = field(repr=False, compare=False)
+    index: tuple[str, ...]
+    risk_score: int
+    severity: Severity
+    from_: str = DEFAULT_FROM
+    interval: str = DEFAULT_INTERVAL
+    max_signals: int = DEFAULT_MAX_SIGNALS
+    timestamp_override: str | None = None
+    timestamp_field: str = "@timestamp"
+    tiebreaker_field: str | None = None
+    event_category_override: str | None = None
+    new_terms: NewTerms | None = None
+    filters: tuple[RuleFilter, ...] = ()
+    tags: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    threat: tuple[Threat, ...] = ()
+    note: str = ""
+    setup: str = ""
+    false_positives: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    license: str = ""
+    version: int = 1
+    enabled: bool = True
+    building_block_type: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Keys of [rule] this runner does not interpret, kept verbatim (the public format grows).
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def stem(self) -> str:
+        """The file name without ``.toml``: the rule's short name."""
+        return self.path.stem
+
+    @property
+    def eql(self) -> EqlQuery:
+        if not isinstance(self.parsed, EqlQuery):
+            raise TypeError(f"rule {self.name!r} is not an EQL rule")
+        return self.parsed
+
+    @property
+    def kql(self) -> KqlQuery:
+        if not isinstance(self.parsed, KqlQuery):
+            raise TypeError(f"rule {self.name!r} is not a KQL rule")
+        return self.parsed
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnsupportedRule:
+    """A well-formed rule of a type this runner does not execute (esql, threshold...)."""
+
+    path: Path
+    rule_id: str
+    name: str
+    type: str
+    reason: str
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem

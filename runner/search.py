@@ -1,0 +1,90 @@
+"""Backend-neutral search requests and results.
+
+Both backends (Elasticsearch and the embedded DuckDB store) take these requests and return
+these results, so the execution core above them is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from runner.eql.ast import Query as EqlQuery
+from runner.kql.ast import Query as KqlQuery
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimeRange:
+    """``start <= field <= end``; with ``fallback``, documents lacking ``field`` are tested on
+    ``fallback`` instead (Kibana's ``timestamp_override`` behaviour).  Bounds are inclusive,
+    as Kibana's ``gte``/``lte`` range filter; None leaves that side open."""
+
+    field: str = "@timestamp"
+    fallback: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EqlRequest:
+    """One ``_eql/search``: the parsed query plus the request options Kibana sends."""
+
+    query: EqlQuery
+    indices: tuple[str, ...] = ()  # index patterns; empty means every index
+    time_range: TimeRange | None = None
+    size: int = 100
+    timestamp_field: str = "@timestamp"
+    tiebreaker_field: str | None = None
+    event_category_field: str = "event.category"
+    result_position: Literal["head", "tail"] = "tail"
+    # Extra DSL filters (rule filters / exceptions), already in Elasticsearch query DSL.
+    filters: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KqlRequest:
+    """A ``_search`` with a KQL query compiled to DSL, sorted by timestamp."""
+
+    query: KqlQuery
+    indices: tuple[str, ...] = ()
+    time_range: TimeRange | None = None
+    size: int = 100
+    timestamp_field: str = "@timestamp"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Hit:
+    """One source document as Elasticsearch returns it."""
+
+    index: str
+    id: str
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_hit(self) -> dict[str, Any]:
+        return {"_index": self.index, "_id": self.id, "_source": dict(self.source)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MissingEvent:
+    """Placeholder for a ``![...]`` stage in a sequence result."""
+
+    def as_hit(self) -> dict[str, Any]:
+        return {"missing": True}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SequenceMatch:
+    join_keys: tuple[Any, ...]
+    events: tuple[Hit | MissingEvent, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EqlResult:
+    """Events for event queries, sequences for sequence and sample queries, in result order."""
+
+    events: tuple[Hit, ...] = ()
+    sequences: tuple[SequenceMatch, ...] = ()
+    is_partial: bool = False
+    partial_reason: str | None = None
