@@ -222,7 +222,9 @@ def _read_file(path: Path | None, problems: list[ConfigProblem]) -> tuple[dict[s
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        problems.append(ConfigProblem(key="(file)", message=f"cannot read: {exc}", source=str(path)))
+        problems.append(
+            ConfigProblem(key="(file)", message=f"cannot read: {exc}", source=str(path))
+        )
         return {}, str(path)
     flat: dict[str, object] = {}
     for key, value in document.items():

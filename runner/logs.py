@@ -16,7 +16,9 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 # userinfo in URLs, and credentials in Authorization-style headers inside free text.
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@", re.I)
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@", re.I
+)
 _AUTH_HEADER = re.compile(r"\b(?P<kind>ApiKey|Basic|Bearer)\s+[A-Za-z0-9+/=._~-]+", re.IGNORECASE)
 
 

@@ -51,7 +51,9 @@ class KqlRequest:
     indices: tuple[str, ...] = ()
     time_range: TimeRange | None = None
     size: int = 100
+    offset: int = 0  # paging: skip this many matches (oldest first)
     timestamp_field: str = "@timestamp"
+    filters: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,3 +90,56 @@ class EqlResult:
     sequences: tuple[SequenceMatch, ...] = ()
     is_partial: bool = False
     partial_reason: str | None = None
+
+
+TermValue = str | int | float | bool
+TermKey = tuple[TermValue, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TermsQuery:
+    """What the three new-terms phases share: the KQL query, indices, fields and timestamps.
+
+    ``timestamp_override`` (with fallback to ``@timestamp``) is the time that ranges and
+    first-seen times are taken on, as Kibana's combined timestamp.
+    """
+
+    query: KqlQuery
+    fields: tuple[str, ...]
+    indices: tuple[str, ...] = ()
+    timestamp_override: str | None = None
+    filters: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TermsPageRequest:
+    """Phase 1: distinct term tuples in ``time_range``, ordered, after ``after``."""
+
+    terms: TermsQuery
+    time_range: TimeRange
+    after: TermKey | None = None
+    size: int = 10_000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TermsPage:
+    keys: tuple[TermKey, ...]
+    after: TermKey | None  # None: no further page
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FirstSeenRequest:
+    """Phase 2: the earliest time each of ``keys`` occurs in ``time_range`` (the history)."""
+
+    terms: TermsQuery
+    time_range: TimeRange
+    keys: tuple[TermKey, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TermDocumentsRequest:
+    """Phase 3: the oldest document carrying each of ``keys`` in ``time_range``."""
+
+    terms: TermsQuery
+    time_range: TimeRange
+    keys: tuple[TermKey, ...]

@@ -34,8 +34,7 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if match is None:
         raise TimeParseError(
-            f"invalid duration {text!r}: expected a number and a unit (ms, s, m, h, d, w), "
-            "e.g. 5m"
+            f"invalid duration {text!r}: expected a number and a unit (ms, s, m, h, d, w), e.g. 5m"
         )
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.config import DEFAULT_RULES_DIR, Settings
 from runner.errors import UsageError
@@ -13,6 +14,12 @@ from runner.resources import seed_rules_dir
 from runner.rules.loader import RuleSet, load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rules
+
+# The subparsers object commands register on (not subscriptable at run time on 3.11).
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Commands = argparse._SubParsersAction
 
 
 @dataclass(kw_only=True)

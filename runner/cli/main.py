@@ -8,16 +8,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runner import __version__
-from runner.cli import rules_cmd
-from runner.cli.app import App
+from runner.cli import rules_cmd, run_cmd
+from runner.cli.app import App, Commands
 from runner.config import load_settings
 from runner.errors import QueryError, RuleError, RunnerError
 from runner.logs import configure_logging, redact_text
 
-Register = Callable[
-    [argparse._SubParsersAction[argparse.ArgumentParser], argparse.ArgumentParser], None
-]
-COMMANDS: tuple[Register, ...] = (rules_cmd.register,)
+COMMANDS: tuple[Callable[[Commands, argparse.ArgumentParser], None], ...] = (
+    rules_cmd.register,
+    run_cmd.register,
+)
 
 # Global option -> settings key (see runner.config.SETTINGS).
 _GLOBAL_KEYS = {
@@ -33,19 +33,40 @@ def global_options() -> argparse.ArgumentParser:
     """Options accepted before or after any command (SUPPRESS keeps one from erasing the other)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("global options")
-    group.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
-                       help="TOML configuration file (default: ./runner.toml if present)")
-    group.add_argument("--rules", default=argparse.SUPPRESS, metavar="DIR",
-                       help="rules directory (env RUNNER_RULES; default ./rules, else the seed rules)")
-    group.add_argument("--store", default=argparse.SUPPRESS, metavar="PATH",
-                       help="embedded store file (env RUNNER_STORE; default ./.runner/runner.duckdb)")
-    group.add_argument("--es", default=argparse.SUPPRESS, metavar="URL",
-                       help="Elasticsearch URL(s), comma-separated (env RUNNER_ES_URL)")
-    group.add_argument("--log-level", default=argparse.SUPPRESS,
-                       choices=("debug", "info", "warning", "error"))
-    group.add_argument("--log-format", default=argparse.SUPPRESS,
-                       choices=("auto", "console", "json"),
-                       help="auto: console on a terminal, JSON lines otherwise")
+    group.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="TOML configuration file (default: ./runner.toml if present)",
+    )
+    group.add_argument(
+        "--rules",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="rules directory (env RUNNER_RULES; default ./rules, else the seed rules)",
+    )
+    group.add_argument(
+        "--store",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="embedded store file (env RUNNER_STORE; default ./.runner/runner.duckdb)",
+    )
+    group.add_argument(
+        "--es",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="Elasticsearch URL(s), comma-separated (env RUNNER_ES_URL)",
+    )
+    group.add_argument(
+        "--log-level", default=argparse.SUPPRESS, choices=("debug", "info", "warning", "error")
+    )
+    group.add_argument(
+        "--log-format",
+        default=argparse.SUPPRESS,
+        choices=("auto", "console", "json"),
+        help="auto: console on a terminal, JSON lines otherwise",
+    )
     return parent  # fmt: skip
 
 

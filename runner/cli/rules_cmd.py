@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from runner.cli.app import App
+from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
 from runner.elastic import requests as es_requests
 from runner.rules.loader import load_rules
@@ -16,22 +16,34 @@ from runner.rules.select import resolve_rule
 from runner.timeutil import parse_datemath, utcnow
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
-    rules = commands.add_parser("rules", help="list, validate and inspect detection rules", parents=[parent])
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
+    rules = commands.add_parser(
+        "rules", help="list, validate and inspect detection rules", parents=[parent]
+    )
     sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
 
     listing = sub.add_parser("list", help="table of the loaded rules", parents=[parent])
     listing.set_defaults(func=cmd_list)
 
-    validate = sub.add_parser("validate", help="load every rule and report every error", parents=[parent])
-    validate.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                          help="rule files or folders (default: the rules directory)")
+    validate = sub.add_parser(
+        "validate", help="load every rule and report every error", parents=[parent]
+    )
+    validate.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="rule files or folders (default: the rules directory)",
+    )
     validate.set_defaults(func=cmd_validate)
 
     show = sub.add_parser("show", help="one rule's essentials", parents=[parent])
     show.add_argument("rule", metavar="RULE", help="file stem, rule_id or part of the name")
-    show.add_argument("--explain", action="store_true",
-                      help="print the native Elasticsearch request(s) for a window ending now")
+    show.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the native Elasticsearch request(s) for a window ending now",
+    )
     show.set_defaults(func=cmd_show)
 
 
@@ -43,8 +55,10 @@ def cmd_list(args: argparse.Namespace, app: App) -> int:
     ]
     table(("short name", "name", "type", "language", "interval", "severity", "risk"), rows)
     if rule_set.unsupported:
-        print(f"\n{len(rule_set.unsupported)} unsupported rule(s) skipped "
-              "(see `runner rules validate`)")
+        print(
+            f"\n{len(rule_set.unsupported)} unsupported rule(s) skipped "
+            "(see `runner rules validate`)"
+        )
     if rule_set.errors:
         print(f"{len(rule_set.errors)} rule file(s) failed to load (see `runner rules validate`)")
     return 0
@@ -114,12 +128,17 @@ def _print_essentials(rule: Rule) -> None:
         ("severity", f"{rule.severity} / risk {rule.risk_score}"),
         ("schedule", f"every {rule.interval}, from {rule.from_}, max {rule.max_signals} alerts"),
         ("index", ", ".join(rule.index)),
-        ("timestamp", rule.timestamp_override and f"{rule.timestamp_override} "
-                      f"(fallback @timestamp)" or rule.timestamp_field),
+        ("timestamp", (rule.timestamp_override and f"{rule.timestamp_override} "
+                      f"(fallback @timestamp)") or rule.timestamp_field),
     ]  # fmt: skip
     if rule.new_terms is not None:
-        fields.append(("new terms", f"{', '.join(rule.new_terms.fields)} "
-                                    f"(history from {rule.new_terms.history_window_start})"))
+        fields.append(
+            (
+                "new terms",
+                f"{', '.join(rule.new_terms.fields)} "
+                f"(history from {rule.new_terms.history_window_start})",
+            )
+        )
     if rule.threat:
         techniques = [t.entry.id for threat in rule.threat for t in threat.techniques]
         tactics = [f"{t.tactic.id} {t.tactic.name}" for t in rule.threat]

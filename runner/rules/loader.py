@@ -150,7 +150,9 @@ class _RuleReader:
             return default
         return cast(T, value)
 
-    def strings(self, table: Mapping[str, Any], key: str, *, required: bool = False) -> tuple[str, ...]:
+    def strings(
+        self, table: Mapping[str, Any], key: str, *, required: bool = False
+    ) -> tuple[str, ...]:
         value = self.get(table, key, list, required=required, default=[])
         assert value is not None
         if not all(isinstance(item, str) for item in value):
@@ -188,7 +190,9 @@ class _RuleReader:
     ) -> tuple[UnsupportedRule | None, list[RuleError]]:
         if self.errors:
             return None, self.errors
-        found = UnsupportedRule(path=self.path, rule_id=rule_id, name=name, type=rule_type, reason=reason)
+        found = UnsupportedRule(
+            path=self.path, rule_id=rule_id, name=name, type=rule_type, reason=reason
+        )
         return found, self.errors
 
     def _supported(
@@ -208,7 +212,9 @@ class _RuleReader:
             self.problem("rule.risk_score", f"must be between 0 and 100, got {risk_score}")
         severity = self.get(rule, "severity", str, required=True, default="low")
         if severity is not None and severity not in _SEVERITIES:
-            self.problem("rule.severity", f"must be one of {', '.join(_SEVERITIES)}, got {severity!r}")
+            self.problem(
+                "rule.severity", f"must be one of {', '.join(_SEVERITIES)}, got {severity!r}"
+            )
         index = self.strings(rule, "index", required=True)
         if "index" in rule and not index and not any(e.key == "rule.index" for e in self.errors):
             self.problem("rule.index", "must name at least one index pattern")
@@ -313,11 +319,15 @@ class _RuleReader:
                 'expected [[rule.new_terms.history_window_start]] with value = "now-<N><unit>"',
             )
         else:
-            self._check(lambda: parse_datemath(start, utcnow()), "rule.new_terms.history_window_start")
+            self._check(
+                lambda: parse_datemath(start, utcnow()), "rule.new_terms.history_window_start"
+            )
             from_ = rule.get("from", DEFAULT_FROM)
             try:
                 now = utcnow()
-                if isinstance(from_, str) and parse_datemath(start, now) >= parse_datemath(from_, now):
+                if isinstance(from_, str) and parse_datemath(start, now) >= parse_datemath(
+                    from_, now
+                ):
                     self.problem(
                         "rule.new_terms.history_window_start",
                         f"history window start {start!r} must be earlier than from {from_!r}",
@@ -351,7 +361,9 @@ class _RuleReader:
                     )
             framework = item.get("framework", "MITRE ATT&CK")
             if tactic is not None and isinstance(framework, str):
-                threats.append(Threat(framework=framework, tactic=tactic, techniques=tuple(techniques)))
+                threats.append(
+                    Threat(framework=framework, tactic=tactic, techniques=tuple(techniques))
+                )
         return tuple(threats)
 
     def _threat_entry(self, raw: object, key: str) -> ThreatEntry | None:

@@ -1,0 +1,168 @@
+"""Turn one rule window into alert candidates, per rule type, through backend primitives.
+
+A candidate is one countable alert (an event alert, a new-term alert, or a sequence shell)
+with the documents it writes (a shell brings its building blocks).  ``more`` says the search
+saw more matches than it returned (a full page), which Kibana reports as hitting the cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from runner.alerts import build_event_alert, build_new_terms_alert, build_sequence_alerts
+from runner.backends.base import Backend
+from runner.execution.model import Window
+from runner.rules.model import Rule
+from runner.search import (
+    EqlRequest,
+    FirstSeenRequest,
+    KqlRequest,
+    TermDocumentsRequest,
+    TermsPageRequest,
+    TermsQuery,
+    TimeRange,
+)
+from runner.timeutil import parse_datemath
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Candidate:
+    id: str
+    documents: tuple[dict[str, Any], ...]  # the counted alert first
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CandidateBatch:
+    candidates: tuple[Candidate, ...]
+    more: bool = False  # the search hit its size limit: matches may remain unseen
+
+
+# Drops candidates whose alert already exists, so re-found events never use up the cap.
+Fresh = Callable[[list[Candidate]], list[Candidate]]
+
+
+def window_range(rule: Rule, window: Window) -> TimeRange:
+    if rule.timestamp_override:
+        return TimeRange(
+            field=rule.timestamp_override,
+            fallback="@timestamp",
+            start=window.start,
+            end=window.end,
+        )
+    return TimeRange(field=rule.timestamp_field, start=window.start, end=window.end)
+
+
+def _filters(rule: Rule) -> tuple[dict[str, Any], ...]:
+    """Enabled rule filters as DSL; negated ones wrapped in must_not."""
+    found: list[dict[str, Any]] = []
+    for item in rule.filters:
+        if item.disabled:
+            continue
+        query = dict(item.query)
+        found.append({"bool": {"must_not": [query]}} if item.negate else query)
+    return tuple(found)
+
+
+def eql_candidates(
+    backend: Backend, rule: Rule, window: Window, now: datetime, fresh: Fresh
+) -> CandidateBatch:
+    request = EqlRequest(
+        query=rule.eql,
+        indices=rule.index,
+        time_range=window_range(rule, window),
+        size=rule.max_signals,
+        timestamp_field=rule.timestamp_field,
+        tiebreaker_field=rule.tiebreaker_field,
+        event_category_field=rule.event_category_override or "event.category",
+        filters=_filters(rule),
+    )
+    result = backend.search_eql(request)
+    found: list[Candidate] = []
+    for hit in result.events:
+        alert = build_event_alert(rule, hit, now=now)
+        found.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
+    for match in result.sequences:
+        shell, blocks = build_sequence_alerts(rule, match, now=now)
+        found.append(Candidate(id=shell["kibana.alert.uuid"], documents=(shell, *blocks)))
+    returned = len(result.events) + len(result.sequences)
+    return CandidateBatch(candidates=tuple(fresh(found)), more=returned >= rule.max_signals)
+
+
+def query_candidates(
+    backend: Backend, rule: Rule, window: Window, now: datetime, fresh: Fresh
+) -> CandidateBatch:
+    """Pages oldest first until more than ``max_signals`` fresh candidates or no more hits."""
+    page_size = rule.max_signals
+    offset = 0
+    kept: list[Candidate] = []
+    while True:
+        hits = backend.search_kql(
+            KqlRequest(
+                query=rule.kql,
+                indices=rule.index,
+                time_range=window_range(rule, window),
+                size=page_size,
+                offset=offset,
+                timestamp_field=rule.timestamp_override or rule.timestamp_field,
+                filters=_filters(rule),
+            )
+        )
+        page = [build_event_alert(rule, hit, now=now) for hit in hits]
+        kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
+        offset += len(hits)
+        if len(kept) > rule.max_signals or len(hits) < page_size:
+            return CandidateBatch(candidates=tuple(kept))
+
+
+def new_terms_candidates(
+    backend: Backend, rule: Rule, window: Window, now: datetime, fresh: Fresh
+) -> CandidateBatch:
+    """Kibana's three phases, page by page, until the cap is passed or no page is left."""
+    assert rule.new_terms is not None
+    terms = TermsQuery(
+        query=rule.kql,
+        fields=rule.new_terms.fields,
+        indices=rule.index,
+        timestamp_override=rule.timestamp_override,
+        filters=_filters(rule),
+    )
+    in_window = window_range(rule, window)
+    history = TimeRange(
+        field=in_window.field,
+        fallback=in_window.fallback,
+        start=parse_datemath(rule.new_terms.history_window_start, window.end),
+        end=window.end,
+    )
+    kept: list[Candidate] = []
+    for keys in _term_pages(backend, terms, in_window):
+        first = backend.first_seen(FirstSeenRequest(terms=terms, time_range=history, keys=keys))
+        # New: the earliest occurrence lies strictly after the window start (SEMANTICS §4).
+        new_keys = tuple(k for k in keys if k in first and first[k] > window.start)
+        if not new_keys:
+            continue
+        docs = backend.term_documents(
+            TermDocumentsRequest(terms=terms, time_range=in_window, keys=new_keys)
+        )
+        page = [
+            build_new_terms_alert(rule, docs[key], key, now=now) for key in new_keys if key in docs
+        ]
+        kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
+        if len(kept) > rule.max_signals:
+            break
+    return CandidateBatch(candidates=tuple(kept))
+
+
+def _term_pages(
+    backend: Backend, terms: TermsQuery, time_range: TimeRange
+) -> Iterator[tuple[Any, ...]]:
+    after = None
+    while True:
+        page = backend.terms_page(TermsPageRequest(terms=terms, time_range=time_range, after=after))
+        if page.keys:
+            yield page.keys
+        if page.after is None:
+            return
+        after = page.after

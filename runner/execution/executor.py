@@ -1,0 +1,213 @@
+"""Run one rule: plan windows, search each, dedupe, cap, write, record, advance state.
+
+Written once above :class:`~runner.backends.base.Backend`, so the embedded store and
+Elasticsearch execute rules identically.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runner.backends.base import Backend
+from runner.errors import BackendError, QueryError, RunnerError, StoreError
+from runner.execution.candidates import (
+    Candidate,
+    CandidateBatch,
+    eql_candidates,
+    new_terms_candidates,
+    query_candidates,
+)
+from runner.execution.model import (
+    MAX_SIGNALS_WARNING,
+    ExecutionRecord,
+    Gap,
+    RuleState,
+    Status,
+    Window,
+)
+from runner.execution.windows import plan_windows
+from runner.logs import get_logger
+from runner.rules.model import Rule
+from runner.timeutil import format_duration, isoformat, utcnow
+
+_SEVERITY = {"succeeded": 0, "partial failure": 1, "failed": 2}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WindowOutcome:
+    record: ExecutionRecord
+    advanced: bool  # the window counts as covered
+
+
+@dataclass(kw_only=True)
+class Executor:
+    backend: Backend
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def run(self, rule: Rule, now: datetime | None = None) -> list[ExecutionRecord]:
+        """Every window due at ``now`` (default: the clock), oldest first."""
+        now = now or self.clock()
+        state = self.backend.load_state(rule.rule_id)
+        plan = plan_windows(rule, now, state)
+        records: list[ExecutionRecord] = []
+        if plan.gap is not None:
+            records.append(self._report_gap(rule, plan.gap, now))
+        covered_to = state.covered_to if state else None
+        for window in plan.windows:
+            outcome = self.run_window(rule, window, now)
+            records.append(outcome.record)
+            if not outcome.advanced:
+                break  # later windows would move covered_to past the failed one
+            covered_to = window.end if covered_to is None else max(covered_to, window.end)
+        worst = max(records, key=lambda r: _SEVERITY[r.status])
+        self.backend.save_state(
+            RuleState(
+                rule_id=rule.rule_id,
+                last_start=now,
+                covered_to=covered_to,
+                last_status=worst.status,
+                last_message=worst.message,
+            )
+        )
+        return records
+
+    def run_window(self, rule: Rule, window: Window, now: datetime) -> WindowOutcome:
+        """Search one window and write its alerts; records the execution."""
+        started = self.clock()
+        log = get_logger().bind(rule=rule.name, rule_id=rule.rule_id)
+        t0 = time.perf_counter()
+        duplicates = 0
+
+        def fresh(found: list[Candidate]) -> list[Candidate]:
+            nonlocal duplicates
+            existing = self.backend.existing_alert_ids([c.id for c in found])
+            duplicates += sum(1 for c in found if c.id in existing)
+            return [c for c in found if c.id not in existing]
+
+        try:
+            batch = self._candidates(rule, window, now, fresh)
+        except (BackendError, StoreError, QueryError) as exc:
+            return self._finish(rule, window, started, t0, status="failed", message=str(exc))
+        search_ms = _ms_since(t0)
+        capped = batch.more or len(batch.candidates) > rule.max_signals
+        chosen = batch.candidates[: rule.max_signals]
+        t1 = time.perf_counter()
+        try:
+            outcome = self.backend.write_alerts([d for c in chosen for d in c.documents])
+        except RunnerError as exc:
+            return self._finish(
+                rule, window, started, t0, status="failed", message=f"writing alerts: {exc}",
+                search_ms=search_ms, index_ms=_ms_since(t1), candidates=len(chosen) + duplicates,
+                duplicates=duplicates,
+            )  # fmt: skip
+        created_ids = set(outcome.created)
+        created = sum(1 for c in chosen if c.id in created_ids)
+        duplicates += sum(1 for c in chosen if c.id in set(outcome.duplicates))
+        status: Status = "partial failure" if capped else "succeeded"
+        message = MAX_SIGNALS_WARNING if capped else ""
+        if outcome.failed:
+            status = "failed"
+            first_id, reason = outcome.failed[0]
+            message = (
+                f"{len(outcome.failed)} alert(s) could not be written (first: {first_id}: "
+                f"{reason}); the window will be searched again"
+            )
+        record_kwargs: dict[str, Any] = {
+            "search_ms": search_ms,
+            "index_ms": _ms_since(t1),
+            "candidates": len(batch.candidates) + duplicates,
+            "alerts_created": created,
+            "duplicates": duplicates,
+            "capped": capped,
+        }
+        result = self._finish(rule, window, started, t0, status=status, message=message,
+                              **record_kwargs)  # fmt: skip
+        log.info(
+            "rule_window_executed",
+            status=status,
+            window_from=isoformat(window.start),
+            window_to=isoformat(window.end),
+            **record_kwargs,
+        )
+        return result
+
+    def _candidates(
+        self,
+        rule: Rule,
+        window: Window,
+        now: datetime,
+        fresh: Callable[[list[Candidate]], list[Candidate]],
+    ) -> CandidateBatch:
+        if rule.type == "eql":
+            return eql_candidates(self.backend, rule, window, now, fresh)
+        if rule.type == "new_terms":
+            return new_terms_candidates(self.backend, rule, window, now, fresh)
+        return query_candidates(self.backend, rule, window, now, fresh)
+
+    def _finish(
+        self,
+        rule: Rule,
+        window: Window,
+        started: datetime,
+        t0: float,
+        *,
+        status: Status,
+        message: str,
+        **metrics: Any,
+    ) -> WindowOutcome:
+        metrics.setdefault("search_ms", _ms_since(t0))
+        record = ExecutionRecord(
+            execution_id=str(uuid.uuid4()),
+            rule_id=rule.rule_id,
+            rule_name=rule.name,
+            started_at=started,
+            ended_at=self.clock(),
+            window_start=window.start,
+            window_end=window.end,
+            status=status,
+            message=message,
+            catch_up=window.catch_up,
+            backend=self.backend.name,
+            **metrics,
+        )
+        if status == "failed":
+            get_logger().error(
+                "rule_window_failed", rule=rule.name, rule_id=rule.rule_id, error=message
+            )
+        self.backend.record_execution(record)
+        return WindowOutcome(record=record, advanced=status != "failed")
+
+    def _report_gap(self, rule: Rule, gap: Gap, now: datetime) -> ExecutionRecord:
+        self.backend.record_gap(gap)
+        message = (
+            f"{format_duration(gap.end - gap.start)} ({int(gap.seconds * 1000)}ms) were not "
+            f"queried between this rule execution and the last execution, so signals may have "
+            f"been missed: {isoformat(gap.start)} to {isoformat(gap.end)}. Run `runner backfill "
+            f"--rule {rule.stem} --from {isoformat(gap.start)} --to {isoformat(gap.end)}` "
+            "to search it."
+        )
+        record = ExecutionRecord(
+            execution_id=str(uuid.uuid4()),
+            rule_id=rule.rule_id,
+            rule_name=rule.name,
+            started_at=now,
+            ended_at=now,
+            window_start=gap.start,
+            window_end=gap.end,
+            status="failed",
+            message=message,
+            gap_seconds=gap.seconds,
+            backend=self.backend.name,
+        )
+        get_logger().error("rule_gap", rule=rule.name, rule_id=rule.rule_id, error=message)
+        self.backend.record_execution(record)
+        return record
+
+
+def _ms_since(start: float) -> int:
+    return int((time.perf_counter() - start) * 1000)

@@ -1,0 +1,92 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.cli.main import main
+from tests.conftest import REPO_ROOT, SEED_RULES
+from tests.helpers import write_rule
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--log-format", "json", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_rules_list_shows_the_four_seed_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--rules", str(SEED_RULES), "rules", "list")
+    assert code == 0
+    header = out.splitlines()[0]
+    for column in ("short name", "name", "type", "language", "interval", "severity", "risk"):
+        assert column in header
+    assert "emond_child_process" in out and "new_terms" in out and "kuery" in out
+
+
+def test_global_options_work_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "list", "--rules", str(SEED_RULES))
+    assert code == 0 and "exim4_child_process" in out
+
+
+def test_validate_summary_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_rule(tmp_path, "good")
+    write_rule(tmp_path, "bad", query="process where process.name = 'x'")
+    (tmp_path / "ml.toml").write_text(
+        '[rule]\nname = "ML"\nrule_id = "ml"\ntype = "machine_learning"\n'
+    )
+    code, out, err = run(capsys, "rules", "validate", str(tmp_path))
+    assert code == 1
+    assert out.strip().endswith("1 loaded, 1 failed, 1 unsupported")
+    assert "bad.toml: rule.query: line 1, column" in err
+    assert "ml.toml: skipped: rule type 'machine_learning' is not supported" in out
+
+
+def test_validate_seed_rules_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "validate", str(SEED_RULES))
+    assert code == 0
+    assert out.strip().endswith("4 loaded, 0 failed, 0 unsupported")
+
+
+def test_show_explain_eql_prints_the_eql_search_body(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--rules", str(SEED_RULES), "rules", "show", "emond", "--explain")
+    assert code == 0
+    assert "POST /logs-endpoint.events.process*/_eql/search?allow_no_indices=true" in out
+    body = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert body["size"] == 100
+    assert body["timestamp_field"] == "@timestamp"
+    assert body["query"].startswith("process where host.os.type")
+    should = body["filter"]["bool"]["filter"][0]["bool"]["should"]
+    assert "event.ingested" in should[0]["range"]
+    assert should[1]["bool"]["filter"][1] == {
+        "bool": {"must_not": {"exists": {"field": "event.ingested"}}}
+    }
+
+
+def test_show_explain_new_terms_prints_both_phases(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--rules", str(SEED_RULES), "rules", "show", "exim4", "--explain")
+    assert code == 0
+    assert "new_terms phase 1" in out and "new_terms phase 2" in out
+    assert '"composite"' in out and '"process.executable"' in out
+    assert '"bucket_selector"' in out and '"min"' in out
+
+
+def test_unknown_rule_exits_2_with_candidates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--rules", str(SEED_RULES), "rules", "show", "process")
+    assert code == 2
+    assert "matches 2 rules" in err and "Traceback" not in err
+
+
+def test_python_dash_m_and_packaged_seed_rules(tmp_path: Path) -> None:
+    # From a directory with no ./rules, the seed rules that ship with runner are used.
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "rules", "list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "", "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "installer_package_network" in result.stdout
