@@ -129,11 +129,15 @@ class TermsPage:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FirstSeenRequest:
-    """Phase 2: the earliest time each of ``keys`` occurs in ``time_range`` (the history)."""
+    """Phase 2: the earliest time each of ``keys`` occurs in ``time_range`` (the history).
+
+    With ``new_after`` a backend may leave out keys first seen at or before it (Kibana's
+    ``bucket_selector``); the caller re-checks either way."""
 
     terms: TermsQuery
     time_range: TimeRange
     keys: tuple[TermKey, ...]
+    new_after: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

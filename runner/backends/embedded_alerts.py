@@ -1,6 +1,7 @@
 """Alerts, run state, execution records and gaps in the embedded DuckDB file.
 
-Tables are created on first use.  Writes are insert-if-absent on the alert id, so a duplicate
+The tables are registered with the store's schema registry, so every store creates them on
+first use.  Writes are insert-if-absent on the alert id, so a duplicate
 that slips past the existence check is counted, never written twice.
 """
 
@@ -12,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.embedded.store import register_schema
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.timeutil import parse_absolute
 
@@ -68,6 +70,9 @@ SCHEMA = (
 )
 
 
+register_schema("alerts", *SCHEMA)
+
+
 def _db(value: datetime | None) -> datetime | None:
     """DuckDB TIMESTAMP columns hold naive UTC (TIMESTAMPTZ would need pytz to read back)."""
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
@@ -86,11 +91,6 @@ class EmbeddedAlertStore:
 
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-
-    @staticmethod
-    def create_schema(connection: Any) -> None:
-        for statement in SCHEMA:
-            connection.execute(statement)
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:

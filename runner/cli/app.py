@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.backends.base import Backend
 from runner.config import DEFAULT_RULES_DIR, Settings
+from runner.embedded.store import Store
 from runner.errors import UsageError
 from runner.logs import get_logger
 from runner.resources import seed_rules_dir
@@ -26,6 +28,7 @@ else:
 class App:
     settings: Settings
     _rule_set: RuleSet | None = field(default=None, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
 
     @property
     def log(self) -> Any:  # structlog's bound logger is untyped
@@ -47,6 +50,25 @@ class App:
             for error in self._rule_set.errors:
                 self.log.warning("rule_not_loaded", error=error.message)
         return self._rule_set
+
+    def backend(self) -> Backend:
+        """The configured backend: Elasticsearch when a cluster is configured, else the store."""
+        if self._backend is None:
+            if self.settings.elasticsearch.configured:
+                from runner.backends.elasticsearch import ElasticsearchBackend
+
+                self._backend = ElasticsearchBackend(
+                    self.settings.elasticsearch, alerts_index=self.settings.alerts_index
+                )
+            else:
+                from runner.backends.embedded import EmbeddedBackend
+
+                self._backend = EmbeddedBackend(Store(self.settings.store))
+        return self._backend
+
+    def store(self) -> Store:
+        """The embedded store file (for commands that only make sense on it)."""
+        return Store(self.settings.store)
 
     def select(self, names: list[str] | None, *, all_rules: bool = False) -> list[Rule]:
         """The rules named by ``--rule`` (each resolved), or every enabled rule."""

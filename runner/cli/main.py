@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runner import __version__
-from runner.cli import rules_cmd, run_cmd
+from runner.cli import events_cmd, rules_cmd, run_cmd, setup_cmd, test_cmd
 from runner.cli.app import App, Commands
 from runner.config import load_settings
 from runner.errors import QueryError, RuleError, RunnerError
@@ -16,7 +16,10 @@ from runner.logs import configure_logging, redact_text
 
 COMMANDS: tuple[Callable[[Commands, argparse.ArgumentParser], None], ...] = (
     rules_cmd.register,
+    events_cmd.register,
     run_cmd.register,
+    setup_cmd.register,
+    test_cmd.register,
 )
 
 # Global option -> settings key (see runner.config.SETTINGS).

@@ -52,3 +52,34 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when ``stream`` is not a TTY.
+
+    Small enough that a dependency (tqdm) would cost more than it brings.
+    """
+
+    def __init__(self, label: str, *, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label = label
+        self.width = width
+        self._last = -1
+
+    def update(self, fraction: float, note: str = "") -> None:
+        if not self.enabled:
+            return
+        percent = int(max(0.0, min(fraction, 1.0)) * 100)
+        if percent == self._last and not note:
+            return
+        self._last = percent
+        filled = self.width * percent // 100
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {percent:3d}% {note}".rstrip() + " ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._last >= 0:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -13,7 +13,7 @@ from runner.elastic import requests as es_requests
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rule
-from runner.timeutil import parse_datemath, utcnow
+from runner.timeutil import utcnow
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -93,30 +93,8 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
 
 
 def explain(rule: Rule) -> list[es_requests.NativeRequest]:
-    """The native requests for a window ending now (phase 2 shown with a placeholder term)."""
-    end = utcnow()
-    start = parse_datemath(rule.from_, end)
-    if rule.type == "eql":
-        return [es_requests.eql_search(rule, start, end)]
-    if rule.type == "new_terms":
-        assert rule.new_terms is not None
-        history = parse_datemath(rule.new_terms.history_window_start, end)
-        return [
-            es_requests.new_terms_phase1(rule, start, end),
-            es_requests.new_terms_phase2(rule, start, history, end, ["<terms from phase 1>"]),
-        ]
-    return [
-        es_requests.NativeRequest(
-            method="POST",
-            path=f"/{es_requests.index_path(rule.index)}/_search?allow_no_indices=true",
-            body={
-                "size": rule.max_signals,
-                "query": es_requests.kql_filter(rule, start, end),
-                "sort": [{rule.timestamp_override or rule.timestamp_field: {"order": "asc"}}],
-            },
-            description="query rule search over the rule window",
-        )
-    ]
+    """The native requests for a window ending now: exactly what the backend sends."""
+    return es_requests.explain(rule, utcnow())
 
 
 def _print_essentials(rule: Rule) -> None:

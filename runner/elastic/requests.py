@@ -1,30 +1,63 @@
-"""The native Elasticsearch requests a rule sends, as plain data.
+"""The native Elasticsearch requests the backend sends, as plain data.
 
-Pure functions: no client, no I/O.  The Elasticsearch backend sends exactly these bodies, and
-``runner rules show --explain`` prints them, so what an operator reads is what runs.
-The shapes follow Kibana's detection engine (EQL executor and new-terms executor).
+Pure functions: no client, no I/O.  Each builder takes a backend-neutral request of
+:mod:`runner.search`; :class:`~runner.backends.elasticsearch.ElasticsearchBackend` sends exactly
+what they return.  The rule-level helpers at the end (used by ``runner rules show --explain``)
+build the same neutral requests the execution core builds and go through the same builders,
+so what an operator reads is what runs.  Shapes follow Kibana's detection engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runner.kql import to_dsl
-from runner.rules.model import Rule
-from runner.timeutil import isoformat
-
-DATE_FORMAT = "strict_date_optional_time"
-COMBINED_TIMESTAMP = "kibana.combined_timestamp"
-COMPOSITE_PAGE_SIZE = 10_000
-# Emits the override field when a document has it, else @timestamp (Kibana's fallback).
-_COMBINED_SCRIPT = (
-    "if (doc.containsKey(params.primary) && doc[params.primary].size() != 0) "
-    "{ emit(doc[params.primary].value.millis); } "
-    "else if (doc.containsKey(params.secondary) && doc[params.secondary].size() != 0) "
-    "{ emit(doc[params.secondary].value.millis); }"
+from runner.elastic.dsl import (
+    after_key,
+    bool_filter,
+    combinations_filter,
+    composite_sources,
+    first_seen_selector,
+    index_path,
+    kql_query,
+    terms_timestamp,
+    time_filter,
+    timestamp_sort,
 )
+from runner.rules.model import Rule
+from runner.search import (
+    EqlRequest,
+    FirstSeenRequest,
+    KqlRequest,
+    TermDocumentsRequest,
+    TermKey,
+    TermsPageRequest,
+    TermsQuery,
+    TimeRange,
+)
+from runner.timeutil import parse_datemath
+
+__all__ = [
+    "NativeRequest",
+    "eql_request",
+    "eql_search",
+    "first_seen_request",
+    "index_path",
+    "kql_filter",
+    "kql_request",
+    "new_terms_phase1",
+    "new_terms_phase2",
+    "new_terms_phase3",
+    "query_search",
+    "term_documents_request",
+    "terms_page_request",
+]
+
+EQL_PARAMS = "allow_no_indices=true"
+SEARCH_PARAMS = "allow_no_indices=true&ignore_unavailable=true"
+DEFAULT_EVENT_CATEGORY = "event.category"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -37,119 +70,213 @@ class NativeRequest:
     description: str = ""
 
 
-def index_path(indices: tuple[str, ...]) -> str:
-    return ",".join(indices) if indices else "*"
-
-
-def range_clause(field: str, start: datetime, end: datetime) -> dict[str, Any]:
-    return {"range": {field: {"gte": isoformat(start), "lte": isoformat(end), "format": DATE_FORMAT}}}
-
-
-def time_range_filter(
-    start: datetime, end: datetime, *, override: str | None, fallback: str = "@timestamp"
-) -> dict[str, Any]:
-    """The window on ``override`` with Kibana's fallback to ``@timestamp`` when it is missing."""
-    if override is None or override == fallback:
-        return range_clause(fallback, start, end)
-    return {
-        "bool": {
-            "minimum_should_match": 1,
-            "should": [
-                range_clause(override, start, end),
-                {
-                    "bool": {
-                        "filter": [
-                            range_clause(fallback, start, end),
-                            {"bool": {"must_not": {"exists": {"field": override}}}},
-                        ]
-                    }
-                },
-            ],
-        }
-    }
-
-
-def rule_filters(rule: Rule) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The rule's enabled Kibana filters, split into (filter, must_not)."""
-    keep = [dict(f.query) for f in rule.filters if not f.disabled and not f.negate]
-    drop = [dict(f.query) for f in rule.filters if not f.disabled and f.negate]
-    return keep, drop
-
-
-def eql_search(rule: Rule, start: datetime, end: datetime) -> NativeRequest:
-    """``POST <index>/_eql/search`` for one window (SEMANTICS §3)."""
-    keep, drop = rule_filters(rule)
-    bool_filter: dict[str, Any] = {
-        "filter": [time_range_filter(start, end, override=rule.timestamp_override), *keep]
-    }
-    if drop:
-        bool_filter["must_not"] = drop
-    body: dict[str, Any] = {
-        "query": rule.query,
-        "size": rule.max_signals,
-        "filter": {"bool": bool_filter},
-        "timestamp_field": rule.timestamp_field,
-    }
-    if rule.tiebreaker_field:
-        body["tiebreaker_field"] = rule.tiebreaker_field
-    if rule.event_category_override:
-        body["event_category_field"] = rule.event_category_override
+def _search(indices: Sequence[str], body: dict[str, Any], description: str) -> NativeRequest:
     return NativeRequest(
         method="POST",
-        path=f"/{index_path(rule.index)}/_eql/search?allow_no_indices=true",
+        path=f"/{index_path(indices)}/_search?{SEARCH_PARAMS}",
+        body=body,
+        description=description,
+    )
+
+
+def eql_request(request: EqlRequest) -> NativeRequest:
+    """``POST <index>/_eql/search`` (SEMANTICS §3): the query text unchanged, ``size``, the
+    window and filters as ``filter``; optional fields only when they differ from the default
+    (``result_position`` defaults to ``tail``: the most recent matches)."""
+    body: dict[str, Any] = {"query": request.query.text, "size": request.size}
+    clauses = [time_filter(request.time_range)] if request.time_range else []
+    clauses += [dict(f) for f in request.filters]
+    if clauses:
+        body["filter"] = bool_filter(clauses)
+    body["timestamp_field"] = request.timestamp_field
+    if request.tiebreaker_field:
+        body["tiebreaker_field"] = request.tiebreaker_field
+    if request.event_category_field != DEFAULT_EVENT_CATEGORY:
+        body["event_category_field"] = request.event_category_field
+    if request.result_position != "tail":
+        body["result_position"] = request.result_position
+    return NativeRequest(
+        method="POST",
+        path=f"/{index_path(request.indices)}/_eql/search?{EQL_PARAMS}",
         body=body,
         description="EQL search over the rule window",
     )
 
 
+def kql_request(request: KqlRequest) -> NativeRequest:
+    """A ``_search`` page: KQL as DSL + filters + window, oldest first, ``from``/``size``."""
+    body: dict[str, Any] = {"size": request.size}
+    if request.offset:
+        body["from"] = request.offset
+    body["query"] = kql_query(request.query, request.time_range, request.filters)
+    body["sort"] = timestamp_sort(request.timestamp_field, request.time_range)
+    return _search(request.indices, body, "query rule search over the rule window")
+
+
+def terms_page_request(request: TermsPageRequest) -> NativeRequest:
+    """Phase 1: one ``composite`` page of the term tuples in the rule window."""
+    terms = request.terms
+    composite: dict[str, Any] = {"sources": composite_sources(terms.fields), "size": request.size}
+    if request.after is not None:
+        composite["after"] = after_key(terms.fields, request.after)
+    body = {
+        "size": 0,
+        "track_total_hits": False,
+        "query": kql_query(terms.query, request.time_range, terms.filters),
+        "aggs": {"new_terms": {"composite": composite}},
+    }
+    return _search(
+        terms.indices, body, "new_terms phase 1: terms in the rule window (paged by after_key)"
+    )
+
+
+def _terms_agg(
+    terms: TermsQuery, keys: Sequence[TermKey], after: TermKey | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One field: ``terms`` with ``include`` = the values.  Several fields: a ``composite``
+    over the fields; its query is restricted to ``keys`` by the returned extra filter."""
+    if len(terms.fields) == 1:
+        values = [key[0] for key in keys]
+        agg = {"terms": {"field": terms.fields[0], "size": max(len(values), 1), "include": values}}
+        return agg, []
+    composite: dict[str, Any] = {"sources": composite_sources(terms.fields), "size": len(keys)}
+    if after is not None:
+        composite["after"] = after_key(terms.fields, after)
+    return {"composite": composite}, [combinations_filter(terms.fields, keys)]
+
+
+def first_seen_request(
+    request: FirstSeenRequest,
+    keys: Sequence[TermKey] | None = None,
+    *,
+    after: TermKey | None = None,
+    new_after: datetime | None = None,
+) -> NativeRequest:
+    """Phase 2: the earliest (combined) timestamp of each of ``keys`` (default: all of the
+    request's) over the history range.  With one field, ``new_after`` adds Kibana's
+    ``bucket_selector`` (composite aggregations take no pipeline aggregations)."""
+    terms = request.terms
+    keys = request.keys if keys is None else keys
+    timestamp, runtime = terms_timestamp(terms, request.time_range)
+    agg, restrict = _terms_agg(terms, keys, after)
+    sub: dict[str, Any] = {"first_seen": {"min": {"field": timestamp}}}
+    if new_after is not None and len(terms.fields) == 1:
+        sub["filtering_agg"] = first_seen_selector(int(new_after.timestamp() * 1000))
+    body: dict[str, Any] = {
+        "size": 0,
+        "track_total_hits": False,
+        "query": kql_query(terms.query, request.time_range, terms.filters, *restrict),
+        "aggs": {"new_terms": {**agg, "aggs": sub}},
+    }
+    if runtime:
+        body["runtime_mappings"] = runtime
+    return _search(
+        terms.indices, body, "new_terms phase 2: first-seen time of each term over the history"
+    )
+
+
+def term_documents_request(
+    request: TermDocumentsRequest,
+    keys: Sequence[TermKey] | None = None,
+    *,
+    after: TermKey | None = None,
+) -> NativeRequest:
+    """Phase 3: the oldest document of each of ``keys`` in the rule window (``top_hits``)."""
+    terms = request.terms
+    keys = request.keys if keys is None else keys
+    timestamp, runtime = terms_timestamp(terms, request.time_range)
+    agg, restrict = _terms_agg(terms, keys, after)
+    top = {"top_hits": {"size": 1, "sort": [{timestamp: {"order": "asc"}}]}}
+    body: dict[str, Any] = {
+        "size": 0,
+        "track_total_hits": False,
+        "query": kql_query(terms.query, request.time_range, terms.filters, *restrict),
+        "aggs": {"new_terms": {**agg, "aggs": {"docs": top}}},
+    }
+    if runtime:
+        body["runtime_mappings"] = runtime
+    return _search(terms.indices, body, "new_terms phase 3: the oldest document of each new term")
+
+
+# --- Rule-level helpers (``runner rules show --explain``) ----------------------------------
+# They mirror how runner.execution.candidates turns a rule and a window into neutral requests.
+
+
+def _rule_range(rule: Rule, start: datetime | None, end: datetime | None) -> TimeRange:
+    if rule.timestamp_override:
+        return TimeRange(field=rule.timestamp_override, fallback="@timestamp", start=start, end=end)
+    return TimeRange(field=rule.timestamp_field, start=start, end=end)
+
+
+def _rule_filters(rule: Rule) -> tuple[dict[str, Any], ...]:
+    """Enabled rule filters as DSL; negated ones wrapped in ``must_not``."""
+    found: list[dict[str, Any]] = []
+    for item in rule.filters:
+        if not item.disabled:
+            query = dict(item.query)
+            found.append({"bool": {"must_not": [query]}} if item.negate else query)
+    return tuple(found)
+
+
+def _terms_query(rule: Rule) -> TermsQuery:
+    assert rule.new_terms is not None
+    return TermsQuery(
+        query=rule.kql,
+        fields=rule.new_terms.fields,
+        indices=rule.index,
+        timestamp_override=rule.timestamp_override,
+        filters=_rule_filters(rule),
+    )
+
+
+def _rule_keys(rule: Rule, terms: Sequence[Any]) -> tuple[TermKey, ...]:
+    width = len(rule.new_terms.fields) if rule.new_terms else 1
+    return tuple(t if isinstance(t, tuple) else (t,) * width for t in terms)
+
+
+def eql_search(rule: Rule, start: datetime, end: datetime) -> NativeRequest:
+    """The ``_eql/search`` of an EQL rule for the window ``[start, end]``."""
+    return eql_request(
+        EqlRequest(
+            query=rule.eql,
+            indices=rule.index,
+            time_range=_rule_range(rule, start, end),
+            size=rule.max_signals,
+            timestamp_field=rule.timestamp_field,
+            tiebreaker_field=rule.tiebreaker_field,
+            event_category_field=rule.event_category_override or DEFAULT_EVENT_CATEGORY,
+            filters=_rule_filters(rule),
+        )
+    )
+
+
+def query_search(rule: Rule, start: datetime, end: datetime, offset: int = 0) -> NativeRequest:
+    """The first (or ``offset``) ``_search`` page of a query rule for the window."""
+    return kql_request(
+        KqlRequest(
+            query=rule.kql,
+            indices=rule.index,
+            time_range=_rule_range(rule, start, end),
+            size=rule.max_signals,
+            offset=offset,
+            timestamp_field=rule.timestamp_override or rule.timestamp_field,
+            filters=_rule_filters(rule),
+        )
+    )
+
+
 def kql_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any]:
     """The rule's KQL (as DSL), its filters and the time range, as one bool query."""
-    keep, drop = rule_filters(rule)
-    clauses = [to_dsl(rule.kql), *keep, time_range_filter(start, end, override=rule.timestamp_override)]
-    query: dict[str, Any] = {"bool": {"filter": clauses}}
-    if drop:
-        query["bool"]["must_not"] = drop
-    return query
-
-
-def _timestamp_runtime(rule: Rule) -> tuple[str, dict[str, Any]]:
-    """The aggregatable timestamp: the override with fallback as a runtime field, as Kibana."""
-    if rule.timestamp_override is None:
-        return rule.timestamp_field, {}
-    mapping = {
-        COMBINED_TIMESTAMP: {
-            "type": "date",
-            "script": {
-                "source": _COMBINED_SCRIPT,
-                "params": {"primary": rule.timestamp_override, "secondary": "@timestamp"},
-            },
-        }
-    }
-    return COMBINED_TIMESTAMP, mapping
+    return kql_query(rule.kql, _rule_range(rule, start, end), _rule_filters(rule))
 
 
 def new_terms_phase1(
-    rule: Rule, start: datetime, end: datetime, after: dict[str, Any] | None = None
+    rule: Rule, start: datetime, end: datetime, after: TermKey | None = None
 ) -> NativeRequest:
-    """Phase 1: the distinct term tuples in the rule window, one composite page."""
-    assert rule.new_terms is not None
-    composite: dict[str, Any] = {
-        "sources": [{field: {"terms": {"field": field}}} for field in rule.new_terms.fields],
-        "size": COMPOSITE_PAGE_SIZE,
-    }
-    if after is not None:
-        composite["after"] = after
-    return NativeRequest(
-        method="POST",
-        path=f"/{index_path(rule.index)}/_search?allow_no_indices=true&ignore_unavailable=true",
-        body={
-            "size": 0,
-            "track_total_hits": False,
-            "query": kql_filter(rule, start, end),
-            "aggs": {"new_terms": {"composite": composite}},
-        },
-        description="new_terms phase 1: terms in the rule window (paged by after_key)",
-    )
+    return terms_page_request(
+        TermsPageRequest(terms=_terms_query(rule), time_range=_rule_range(rule, start, end),
+                         after=after)
+    )  # fmt: skip
 
 
 def new_terms_phase2(
@@ -157,42 +284,41 @@ def new_terms_phase2(
     window_start: datetime,
     history_start: datetime,
     end: datetime,
-    terms: list[Any],
+    terms: Sequence[Any],
 ) -> NativeRequest:
-    """Phase 2 (single field): which of ``terms`` were first seen after the window start."""
-    assert rule.new_terms is not None
-    timestamp, runtime = _timestamp_runtime(rule)
-    body: dict[str, Any] = {
-        "size": 0,
-        "track_total_hits": False,
-        "query": kql_filter(rule, history_start, end),
-        "aggs": {
-            "new_terms": {
-                "terms": {
-                    "field": rule.new_terms.fields[0],
-                    "size": max(len(terms), 1),
-                    "include": terms,
-                },
-                "aggs": {
-                    "first_seen": {"min": {"field": timestamp}},
-                    "filtering_agg": {
-                        "bucket_selector": {
-                            "buckets_path": {"first_seen_value": "first_seen"},
-                            "script": {
-                                "params": {"start_time": int(window_start.timestamp() * 1000)},
-                                "source": "params.first_seen_value > params.start_time",
-                            },
-                        }
-                    },
-                },
-            }
-        },
-    }
-    if runtime:
-        body["runtime_mappings"] = runtime
-    return NativeRequest(
-        method="POST",
-        path=f"/{index_path(rule.index)}/_search?allow_no_indices=true&ignore_unavailable=true",
-        body=body,
-        description="new_terms phase 2: first-seen time of each term over the history window",
+    """Phase 2 for ``terms`` (values, or tuples for several fields)."""
+    request = FirstSeenRequest(
+        terms=_terms_query(rule),
+        time_range=_rule_range(rule, history_start, end),
+        keys=_rule_keys(rule, terms),
     )
+    return first_seen_request(request, new_after=window_start)
+
+
+def new_terms_phase3(
+    rule: Rule, start: datetime, end: datetime, terms: Sequence[Any]
+) -> NativeRequest:
+    request = TermDocumentsRequest(
+        terms=_terms_query(rule),
+        time_range=_rule_range(rule, start, end),
+        keys=_rule_keys(rule, terms),
+    )
+    return term_documents_request(request)
+
+
+def explain(rule: Rule, end: datetime) -> list[NativeRequest]:
+    """Every request one window ending at ``end`` starts with (phases 2 and 3 of new_terms
+    shown with a placeholder term)."""
+    start = parse_datemath(rule.from_, end)
+    if rule.type == "eql":
+        return [eql_search(rule, start, end)]
+    if rule.type == "new_terms":
+        assert rule.new_terms is not None
+        history = parse_datemath(rule.new_terms.history_window_start, end)
+        placeholder = ["<terms from phase 1>"]
+        return [
+            new_terms_phase1(rule, start, end),
+            new_terms_phase2(rule, start, history, end, placeholder),
+            new_terms_phase3(rule, start, end, placeholder),
+        ]
+    return [query_search(rule, start, end)]

@@ -38,6 +38,7 @@ class Candidate:
 class CandidateBatch:
     candidates: tuple[Candidate, ...]
     more: bool = False  # the search hit its size limit: matches may remain unseen
+    partial_reason: str | None = None  # the backend answered from part of the data
 
 
 # Drops candidates whose alert already exists, so re-found events never use up the cap.
@@ -88,7 +89,16 @@ def eql_candidates(
         shell, blocks = build_sequence_alerts(rule, match, now=now)
         found.append(Candidate(id=shell["kibana.alert.uuid"], documents=(shell, *blocks)))
     returned = len(result.events) + len(result.sequences)
-    return CandidateBatch(candidates=tuple(fresh(found)), more=returned >= rule.max_signals)
+    partial = (
+        (result.partial_reason or "the search returned partial results")
+        if result.is_partial
+        else None
+    )
+    return CandidateBatch(
+        candidates=tuple(fresh(found)),
+        more=returned >= rule.max_signals,
+        partial_reason=partial,
+    )
 
 
 def query_candidates(
@@ -138,7 +148,9 @@ def new_terms_candidates(
     )
     kept: list[Candidate] = []
     for keys in _term_pages(backend, terms, in_window):
-        first = backend.first_seen(FirstSeenRequest(terms=terms, time_range=history, keys=keys))
+        first = backend.first_seen(
+            FirstSeenRequest(terms=terms, time_range=history, keys=keys, new_after=window.start)
+        )
         # New: the earliest occurrence lies strictly after the window start (SEMANTICS §4).
         new_keys = tuple(k for k in keys if k in first and first[k] > window.start)
         if not new_keys:

@@ -108,8 +108,11 @@ class Executor:
         created_ids = set(outcome.created)
         created = sum(1 for c in chosen if c.id in created_ids)
         duplicates += sum(1 for c in chosen if c.id in set(outcome.duplicates))
-        status: Status = "partial failure" if capped else "succeeded"
-        message = MAX_SIGNALS_WARNING if capped else ""
+        warnings = [MAX_SIGNALS_WARNING] if capped else []
+        if batch.partial_reason:
+            warnings.append(f"Partial results: {batch.partial_reason}")
+        status: Status = "partial failure" if warnings else "succeeded"
+        message = " ".join(warnings)
         if outcome.failed:
             status = "failed"
             first_id, reason = outcome.failed[0]

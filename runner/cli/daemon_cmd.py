@@ -1,0 +1,303 @@
+"""``runner daemon``, ``runner status`` and ``runner backfill``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import timedelta
+from typing import Any, TextIO
+
+from runner.cli.app import App, Commands
+from runner.cli.output import shorten, table
+from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges, run_backfill
+from runner.daemon.scheduler import Daemon, DaemonOptions
+from runner.daemon.status import RuleStatus, backfill_command, collect_status
+from runner.errors import UsageError
+from runner.rules.loader import load_rules
+from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
+
+
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
+    daemon = commands.add_parser(
+        "daemon",
+        help="run the enabled rules on their schedule until stopped",
+        description="Run every enabled rule at its interval until SIGTERM/SIGINT. SIGHUP "
+        "reloads the rules directory. Restarts resume from the persisted run state.",
+        parents=[parent],
+    )
+    daemon.add_argument(
+        "--rule",
+        action="append",
+        metavar="NAME",
+        help="run only this rule (repeatable): file stem, rule_id or part of the name",
+    )
+    daemon.add_argument(
+        "--interval",
+        metavar="DURATION",
+        help="run every rule at this interval instead of its own (drills, tests)",
+    )
+    daemon.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="executions in parallel (default: daemon.workers setting, 2)",
+    )
+    daemon.add_argument(
+        "--grace",
+        metavar="DURATION",
+        help="on SIGTERM/SIGINT, how long running executions may finish "
+        "(default: daemon.grace setting, 30s)",
+    )
+    daemon.add_argument(
+        "--budget",
+        metavar="DURATION",
+        help="time budget of one execution (default: the rule's interval, "
+        "at least 10s, at most 10m)",
+    )
+    daemon.add_argument(
+        "--watch",
+        action="store_true",
+        help="also reload when a rule file changes (polls the rules directory)",
+    )
+    daemon.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, logged)",
+    )
+    daemon.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the metrics server binds (default 127.0.0.1)",
+    )
+    daemon.set_defaults(func=cmd_daemon)
+
+    status = commands.add_parser(
+        "status",
+        help="per rule: last execution, next run, alerts in 24h, open gaps",
+        parents=[parent],
+    )
+    status.add_argument("--rule", action="append", metavar="NAME")
+    status.add_argument("--json", action="store_true", help="one JSON object per rule")
+    status.set_defaults(func=cmd_status)
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="run a rule over a past time range (fills reported gaps)",
+        description="Search a past range in windows of the rule's own length, oldest first. "
+        "Safe beside a running daemon: alerts already written are not written again.",
+        parents=[parent],
+    )
+    backfill.add_argument(
+        "--rule", action="append", metavar="NAME", help="rule to backfill (repeatable)"
+    )
+    backfill.add_argument(
+        "--from", dest="from_", metavar="TIME", help="range start: ISO 8601 or date math (now-2d)"
+    )
+    backfill.add_argument("--to", metavar="TIME", help="range end (default: now)")
+    backfill.add_argument(
+        "--gaps",
+        action="store_true",
+        help="backfill every open gap (of the --rule rules, or of all rules)",
+    )
+    backfill.add_argument("--json", action="store_true", help="one JSON summary per range")
+    backfill.set_defaults(func=cmd_backfill)  # fmt: skip
+
+
+def _duration(text: str | None, option: str) -> timedelta | None:
+    if text is None:
+        return None
+    value = parse_duration(text)
+    if value <= timedelta(0):
+        raise UsageError(f"{option} must be positive, got {text!r}")
+    return value
+
+
+# -- daemon -------------------------------------------------------------------------------
+def cmd_daemon(args: argparse.Namespace, app: App) -> int:
+    settings = app.settings
+    workers = args.workers if args.workers is not None else settings.workers
+    if not 1 <= workers <= 64:
+        raise UsageError(f"--workers must be between 1 and 64, got {workers}")
+    port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+    if port is not None and not 0 <= port <= 65535:
+        raise UsageError(f"--metrics-port must be between 0 and 65535, got {port}")
+    options = DaemonOptions(
+        names=tuple(args.rule or ()),
+        interval=_duration(args.interval, "--interval"),
+        workers=workers,
+        grace=_duration(args.grace, "--grace") or settings.grace,
+        budget=_duration(args.budget, "--budget"),
+        watch=args.watch,
+        metrics_host=args.metrics_host,
+        metrics_port=port,
+    )
+    rules_dir = app.rules_dir()
+    daemon = Daemon(
+        backend=app.backend(),
+        load=lambda: load_rules([rules_dir]),
+        watch_paths=[rules_dir],
+        options=options,
+    )
+    code = daemon.run()
+    if daemon.supervisor.stuck():
+        # Abandoned executions may sit inside a native search call; letting the interpreter
+        # tear down under them can crash. Their writes are fenced off, so leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+# -- status -------------------------------------------------------------------------------
+def cmd_status(args: argparse.Namespace, app: App) -> int:
+    rules = app.select(args.rule) if args.rule else list(app.rule_set().rules)
+    now = utcnow()
+    statuses = collect_status(sorted(rules, key=lambda r: r.stem), app.backend(), now)
+    if args.json:
+        for item in statuses:
+            print(json.dumps(item.as_json()))
+        return 0
+    print_status(statuses, now, sys.stdout)
+    return 0
+
+
+def print_status(statuses: list[RuleStatus], now: Any, out: TextIO) -> None:
+    rows = []
+    for s in statuses:
+        last = s.last
+        next_run = _clock(s.next_run) if s.next_run else "-"
+        if s.overdue(now):
+            next_run += " (overdue)"
+        rows.append((
+            s.stem, "yes" if s.enabled else "no", format_duration(s.interval),
+            _clock(last.started_at) if last else "never", last.status if last else "-",
+            next_run, s.alerts_24h,
+            f"{len(s.gaps)} ({format_duration(timedelta(seconds=round(s.gap_seconds)))})"
+            if s.gaps else "-",
+            shorten(last.message, 60) if last else "",
+        ))  # fmt: skip
+    table(("rule", "enabled", "interval", "last run", "status", "next run", "alerts 24h",
+           "gaps", "message"), rows, out=out, empty="no rules loaded")  # fmt: skip
+    gapped = [(s, g) for s in statuses for g in s.gaps]
+    if gapped:
+        out.write("\nopen gaps (time not searched; backfill to search it):\n")
+        for s, gap in gapped:
+            out.write(f"  {s.stem}: {isoformat(gap.start)} .. {isoformat(gap.end)}\n")
+            out.write(f"    {backfill_command(s, gap)}\n")
+
+
+def _clock(value: Any) -> str:
+    return isoformat(value)[:19].replace("T", " ") if value is not None else "-"
+
+
+# -- backfill -----------------------------------------------------------------------------
+def cmd_backfill(args: argparse.Namespace, app: App) -> int:
+    now = utcnow()
+    backend = app.backend()
+    if args.gaps:
+        if args.from_ or args.to:
+            raise UsageError("--gaps takes the ranges from the open gaps: drop --from/--to")
+        rules = app.select(args.rule, all_rules=True)
+        jobs = [(rule, start, end) for rule in rules for start, end in gap_ranges(backend, rule)]
+        if not jobs:
+            print("no open gaps")
+            return 0
+    else:
+        if not args.rule or not args.from_:
+            raise UsageError("backfill needs --rule NAME and --from TIME (or --gaps)")
+        start = parse_time(args.from_, now)
+        end = parse_time(args.to, now) if args.to else now
+        if end > now:
+            raise UsageError(f"--to {isoformat(end)} is in the future")
+        jobs = [(rule, start, end) for rule in app.select(args.rule)]
+    results: list[BackfillResult] = []
+    for rule, start, end in jobs:
+        bar = _ProgressBar(rule.stem, sys.stderr) if not args.json else None
+        try:
+            result = run_backfill(rule, start, end, backend=backend,
+                                  progress=bar.update if bar else None)  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
+        results.append(result)
+        if args.json:
+            print(json.dumps(_result_json(result)))
+        else:
+            _print_result(result)
+        if result.interrupted:
+            return 130
+    return 1 if any(r.failed for r in results) else 0
+
+
+class _ProgressBar:
+    """A one-line bar on stderr when it is a terminal; silent otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, out: TextIO) -> None:
+        self._label = label
+        self._out = out
+        self._active = out.isatty()
+        self._drawn = False
+
+    def update(self, progress: BackfillProgress) -> None:
+        if not self._active:
+            return
+        filled = self.WIDTH * progress.done // max(progress.total, 1)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self._out.write(
+            f"\r{self._label} [{bar}] {progress.done}/{progress.total} windows, "
+            f"{progress.alerts_created} alert(s)"
+        )
+        self._out.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self._out.write("\n")
+            self._out.flush()
+
+
+def _print_result(result: BackfillResult) -> None:
+    ok = len(result.records) - len(result.failed)
+    print(
+        f"{result.rule.stem}: {isoformat(result.start)} .. {isoformat(result.end)}: "
+        f"{len(result.records)}/{result.planned} window(s), {ok} succeeded, "
+        f"{len(result.failed)} failed; {result.alerts_created} alert(s) created, "
+        f"{result.duplicates} duplicate(s) skipped"
+        + (f", {result.capped} window(s) hit max_signals" if result.capped else "")
+    )
+    for gap in result.gaps_closed:
+        print(f"  gap filled: {isoformat(gap.start)} .. {isoformat(gap.end)}")
+    for gap in result.gaps_open:
+        print(f"  gap still open: {isoformat(gap.start)} .. {isoformat(gap.end)}")
+    for record in result.failed[:3]:
+        print(f"  failed {_clock(record.window_start)}..{_clock(record.window_end)}: "
+              f"{shorten(record.message, 100)}")  # fmt: skip
+    if result.interrupted:
+        print("  interrupted: the rest of the range was not searched")
+
+
+def _result_json(result: BackfillResult) -> dict[str, Any]:
+    def gaps(items: tuple[Any, ...]) -> list[dict[str, str]]:
+        return [{"from": isoformat(g.start), "to": isoformat(g.end)} for g in items]
+
+    return {
+        "rule_id": result.rule.rule_id,
+        "rule_name": result.rule.name,
+        "from": isoformat(result.start),
+        "to": isoformat(result.end),
+        "windows": len(result.records),
+        "planned": result.planned,
+        "failed": len(result.failed),
+        "alerts_created": result.alerts_created,
+        "duplicates": result.duplicates,
+        "covered_to": isoformat(result.covered_to) if result.covered_to else None,
+        "gaps_closed": gaps(result.gaps_closed),
+        "gaps_open": gaps(result.gaps_open),
+        "interrupted": result.interrupted,
+    }

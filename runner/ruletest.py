@@ -1,0 +1,154 @@
+"""Detection as code: ``runner test`` runs rule cases in throwaway embedded stores.
+
+A rule's cases live in ``<cases dir>/<rule file stem>/``: NDJSON event files (search hits with
+explicit ``_id`` values, so cases can name them) and an ``expected.toml``::
+
+    [[case]]
+    name = "colon is case-insensitive"
+    events = ["case.ndjson"]        # default: every *.ndjson of the folder
+    now = "2024-05-01T12:00:00Z"    # logical execution time; a list runs several in order
+    alert = ["tp-1", "tp-2"]        # event ids that must be among the alerts' source events
+    no_alert = ["fp-1"]             # event ids that must not
+    alerts = 2                      # optional: exact number of (non building-block) alerts
+    status = "succeeded"            # optional: status of the last window
+"""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner.backends.embedded import EmbeddedBackend
+from runner.embedded.ingest import load_events
+from runner.embedded.store import Store
+from runner.errors import RunnerError, UsageError
+from runner.execution.executor import Executor
+from runner.rules.model import Rule
+from runner.timeutil import TimeParseError, parse_absolute
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleCase:
+    rule: Rule
+    name: str
+    events: tuple[Path, ...]
+    now: tuple[datetime, ...]
+    alert: frozenset[str]
+    no_alert: frozenset[str]
+    alerts: int | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CaseResult:
+    case: RuleCase
+    problems: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def discover_cases(cases_dir: Path, rules: Sequence[Rule]) -> list[RuleCase]:
+    """Every case of every given rule that has a folder; a malformed file is a UsageError."""
+    found: list[RuleCase] = []
+    for rule in rules:
+        folder = cases_dir / rule.stem
+        expected = folder / "expected.toml"
+        if expected.is_file():
+            found += _read_cases(rule, folder, expected)
+    return found
+
+
+def _read_cases(rule: Rule, folder: Path, expected: Path) -> list[RuleCase]:
+    try:
+        document = tomllib.loads(expected.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{expected}: {exc}") from None
+    cases = document.get("case")
+    if not isinstance(cases, list) or not cases:
+        raise UsageError(f"{expected}: expected one or more [[case]] tables")
+    found = []
+    for position, raw in enumerate(cases):
+        where = f"{expected}: case[{position}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise UsageError(f"{where}: each case needs a name")
+        events = raw.get("events") or sorted(p.name for p in folder.glob("*.ndjson"))
+        paths = tuple(folder / str(name) for name in events)
+        for path in paths:
+            if not path.is_file():
+                raise UsageError(f"{where}.events: file not found: {path}")
+        found.append(
+            RuleCase(
+                rule=rule,
+                name=raw["name"],
+                events=paths,
+                now=_times(raw.get("now"), f"{where}.now"),
+                alert=frozenset(_ids(raw.get("alert", []), f"{where}.alert")),
+                no_alert=frozenset(_ids(raw.get("no_alert", []), f"{where}.no_alert")),
+                alerts=raw.get("alerts") if isinstance(raw.get("alerts"), int) else None,
+                status=raw.get("status") if isinstance(raw.get("status"), str) else None,
+            )
+        )
+    return found
+
+
+def _times(value: Any, where: str) -> tuple[datetime, ...]:
+    items = value if isinstance(value, list) else [value]
+    try:
+        return tuple(parse_absolute(str(item)) for item in items if item is not None) or _missing(
+            where
+        )
+    except TimeParseError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def _missing(where: str) -> tuple[datetime, ...]:
+    raise UsageError(f"{where}: required (ISO 8601 time of the execution)")
+
+
+def _ids(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where}: expected an array of event ids")
+    return list(value)
+
+
+def run_case(case: RuleCase) -> CaseResult:
+    """Load the case's events into a fresh store, execute the rule at each ``now``, compare."""
+    with tempfile.TemporaryDirectory(prefix="runner-test-") as tmp:
+        store = Store(Path(tmp) / "case.duckdb")
+        try:
+            summary = load_events(store, list(case.events))
+            if summary.skipped:
+                return CaseResult(
+                    case=case,
+                    problems=tuple(f"event not loaded: {p}" for p in summary.problems),
+                )
+            backend = EmbeddedBackend(store)
+            executor = Executor(backend=backend)
+            records = [r for now in case.now for r in executor.run(case.rule, now)]
+            alerts = backend.list_alerts(rule_ids=[case.rule.rule_id])
+        except RunnerError as exc:
+            return CaseResult(case=case, problems=(f"error: {exc}",))
+    alerted = {
+        ancestor["id"]
+        for alert in alerts
+        for ancestor in alert.get("kibana.alert.ancestors", [])
+        if ancestor.get("type") == "event"
+    }
+    problems = [f"expected an alert for {i}" for i in sorted(case.alert - alerted)]
+    problems += [f"unexpected alert for {i}" for i in sorted(case.no_alert & alerted)]
+    counted = [a for a in alerts if "kibana.alert.building_block_type" not in a]
+    if case.alerts is not None and len(counted) != case.alerts:
+        problems.append(f"expected {case.alerts} alert(s), got {len(counted)}")
+    if case.status is not None and records and records[-1].status != case.status:
+        problems.append(f"expected status {case.status!r}, got {records[-1].status!r}")
+    failed = [r for r in records if r.status == "failed"]
+    if failed and case.status != "failed":
+        problems.append(f"execution failed: {failed[0].message}")
+    return CaseResult(case=case, problems=tuple(problems))

@@ -1,0 +1,301 @@
+"""A real HTTP server on 127.0.0.1 that answers like Elasticsearch, for contract tests.
+
+Replies are scripted per test (``cluster.script("POST", "/idx/_search", Reply(...))``) and
+every request is recorded (method, path, query string, headers, decoded JSON / NDJSON body).
+Every answer carries ``X-Elastic-Product: Elasticsearch`` (the official client refuses a
+server without it); ``GET /`` answers a cluster info body unless scripted.  An optional
+document store answers ``_bulk`` creates, ``_doc`` reads/writes and ``ids`` searches, so an
+end-to-end run can write alerts and find them again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from runner.config import ElasticsearchSettings
+
+CLUSTER_INFO = {
+    "name": "fake-node",
+    "cluster_name": "fake-cluster",
+    "cluster_uuid": "X4XxZ4iDRpq3ZdQ5Td8k8w",
+    "version": {
+        "number": "9.1.2",
+        "build_flavor": "default",
+        "build_type": "docker",
+        "lucene_version": "10.2.2",
+        "minimum_wire_compatibility_version": "8.19.0",
+        "minimum_index_compatibility_version": "8.0.0",
+    },
+    "tagline": "You Know, for Search",
+}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str  # without the query string, still URL-encoded
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: Any  # decoded JSON, a list for NDJSON, None when empty
+
+    @property
+    def target(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to sleep before answering (to provoke client timeouts)
+    product: bool = True  # send X-Elastic-Product: Elasticsearch
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the connection without answering."""
+
+
+Answer = Reply | Drop
+Handler = Callable[[Recorded], Answer]
+
+
+def error_body(status: int, kind: str, reason: str, **extra: Any) -> dict[str, Any]:
+    """Elasticsearch's error shape."""
+    cause = {"type": kind, "reason": reason, **extra}
+    return {"error": {"root_cause": [cause], **cause}, "status": status}
+
+
+@dataclass
+class _Route:
+    method: str
+    path: re.Pattern[str]
+    answers: list[Answer | Handler]
+    repeat_last: bool
+
+
+class DocStore:
+    """Just enough of Elasticsearch's document APIs for an end-to-end run."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def handle(self, request: Recorded) -> Answer | None:
+        parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        if request.method == "POST" and parts == ["_bulk"]:
+            return self._bulk(request.body or [])
+        if len(parts) == 3 and parts[1] == "_doc":
+            index, doc_id = parts[0], parts[2]
+            docs = self.docs.setdefault(index, {})
+            if request.method == "GET":
+                if doc_id in docs:
+                    body = {"_index": index, "_id": doc_id, "found": True, "_source": docs[doc_id]}
+                    return Reply(200, body)
+                return Reply(404, {"_index": index, "_id": doc_id, "found": False})
+            if request.method == "PUT":
+                created = doc_id not in docs
+                docs[doc_id] = request.body
+                result = "created" if created else "updated"
+                return Reply(
+                    201 if created else 200, {"_index": index, "_id": doc_id, "result": result}
+                )
+            if request.method == "DELETE":
+                found = docs.pop(doc_id, None) is not None
+                body = {
+                    "_index": index,
+                    "_id": doc_id,
+                    "result": "deleted" if found else "not_found",
+                }
+                return Reply(200 if found else 404, body)
+        if request.method == "POST" and len(parts) == 2 and parts[1] == "_search":
+            return self._search(parts[0], request.body or {})
+        return None
+
+    def _bulk(self, lines: list[dict[str, Any]]) -> Reply:
+        items = []
+        for action, doc in zip(lines[::2], lines[1::2], strict=True):
+            meta = action["create"]
+            docs = self.docs.setdefault(meta["_index"], {})
+            doc_id = meta["_id"]
+            if doc_id in docs:
+                error = {
+                    "type": "version_conflict_engine_exception",
+                    "reason": f"[{doc_id}]: version conflict, document already exists "
+                    "(current version [1])",
+                }
+                items.append(
+                    {
+                        "create": {
+                            "_index": meta["_index"],
+                            "_id": doc_id,
+                            "status": 409,
+                            "error": error,
+                        }
+                    }
+                )
+            else:
+                docs[doc_id] = doc
+                items.append(
+                    {
+                        "create": {
+                            "_index": meta["_index"],
+                            "_id": doc_id,
+                            "_version": 1,
+                            "result": "created",
+                            "status": 201,
+                        }
+                    }
+                )
+        errors = any(i["create"]["status"] >= 300 for i in items)
+        return Reply(200, {"took": 3, "errors": errors, "items": items})
+
+    def _search(self, index: str, body: dict[str, Any]) -> Reply:
+        docs = self.docs.get(index, {})
+        wanted = body.get("query", {}).get("ids", {}).get("values")
+        ids = [i for i in docs if wanted is None or i in wanted][: body.get("size", 10)]
+        hits = [{"_index": index, "_id": i, "_score": 1.0, "_source": docs[i]} for i in ids]
+        return Reply(200, search_body(hits))
+
+
+def search_body(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A ``_search`` answer around ``hits`` (and ``aggregations=...`` etc.)."""
+    return {
+        "took": 5,
+        "timed_out": False,
+        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": None, "hits": hits},
+        **extra,
+    }
+
+
+class FakeCluster:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.unexpected: list[Recorded] = []
+        self.store: DocStore | None = None
+        self._routes: list[_Route] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server.daemon_threads = True
+        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def start(self) -> FakeCluster:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def settings(self, **overrides: Any) -> ElasticsearchSettings:
+        values: dict[str, Any] = {"hosts": (self.url,), "request_timeout": 2.0, "max_retries": 3}
+        return ElasticsearchSettings(**{**values, **overrides})
+
+    def enable_store(self) -> DocStore:
+        self.store = DocStore()
+        return self.store
+
+    def script(
+        self, method: str, path: str, *answers: Answer | Handler, repeat_last: bool = False
+    ) -> None:
+        """Answer ``method path`` (exact path, or a regex when it starts with ``^``) with
+        ``answers`` in turn; with ``repeat_last`` the last one answers every later call."""
+        pattern = re.compile(path if path.startswith("^") else re.escape(path) + "$")
+        with self._lock:
+            self._routes.append(_Route(method, pattern, list(answers), repeat_last))
+
+    def calls(self, method: str | None = None, path: str | None = None) -> list[Recorded]:
+        """Recorded requests (``GET /`` product checks included), optionally filtered."""
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method) and (path is None or r.path == path)
+        ]
+
+    def _answer(self, request: Recorded) -> Answer:
+        with self._lock:
+            self.requests.append(request)
+            for route in self._routes:
+                if route.method == request.method and route.path.match(request.path):
+                    if not route.answers:
+                        continue
+                    answer = route.answers[0]
+                    if len(route.answers) > 1 or not route.repeat_last:
+                        route.answers.pop(0)
+                    return answer(request) if callable(answer) else answer
+            if self.store is not None:
+                stored = self.store.handle(request)
+                if stored is not None:
+                    return stored
+            if request.method == "GET" and request.path == "/":
+                return Reply(200, CLUSTER_INFO)
+            self.unexpected.append(request)
+        reason = f"fake cluster: nothing scripted for {request.target}"
+        return Reply(500, error_body(500, "fake_cluster_exception", reason))
+
+
+def _decode(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    text = raw.decode("utf-8")
+    if "ndjson" in content_type:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return json.loads(text)
+
+
+def _make_handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            url = urlsplit(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = Recorded(
+                method=self.command,
+                path=url.path,
+                query=dict(parse_qsl(url.query, keep_blank_values=True)),
+                headers=headers,
+                body=_decode(raw, headers.get("content-type", "")),
+            )
+            answer = cluster._answer(request)
+            if isinstance(answer, Drop):
+                self.close_connection = True
+                return
+            if answer.delay:
+                time.sleep(answer.delay)
+            payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+            try:
+                self.send_response(answer.status)
+                if answer.product:
+                    self.send_header("X-Elastic-Product", "Elasticsearch")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                pass  # the client gave up (timeout) and closed the socket
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815 - stdlib names
+
+    return Handler
