@@ -45,7 +45,7 @@ class ElasticsearchSettings:
 class Settings:
     rules: Path | None = None  # None: ./rules if present, else the packaged seed rules
     store: Path = DEFAULT_STORE
-    log_level: str = "info"
+    log_level: str | None = None  # None: the command decides (info for the daemon)
     log_format: str = "auto"
     alerts_index: str = DEFAULT_ALERTS_INDEX
     workers: int = 2
@@ -202,7 +202,7 @@ def load_settings(
     return Settings(
         rules=values.get("rules"),
         store=values.get("store", DEFAULT_STORE),
-        log_level=values.get("log_level", "info"),
+        log_level=values.get("log_level"),
         log_format=values.get("log_format", "auto"),
         alerts_index=values.get("alerts.index", DEFAULT_ALERTS_INDEX),
         workers=values.get("daemon.workers", 2),

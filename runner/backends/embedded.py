@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from runner.backends.embedded_alerts import EmbeddedAlertStore
 from runner.embedded.search import search_eql, search_kql
@@ -23,7 +24,11 @@ from runner.search import (
     TermKey,
     TermsPage,
     TermsPageRequest,
+    TermsQuery,
 )
+
+if TYPE_CHECKING:
+    from runner.embedded.new_terms import TermsScope
 
 
 class EmbeddedBackend(EmbeddedAlertStore):
@@ -44,14 +49,37 @@ class EmbeddedBackend(EmbeddedAlertStore):
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         from runner.embedded import new_terms
 
-        return new_terms.terms_page(self.store, request)
+        page = new_terms.term_page(
+            self.store,
+            _scope(request.terms),
+            request.time_range,
+            after=request.after,
+            size=request.size,
+        )
+        return TermsPage(keys=page.terms, after=page.after)
 
     def first_seen(self, request: FirstSeenRequest) -> Mapping[TermKey, datetime]:
         from runner.embedded import new_terms
 
-        return new_terms.first_seen(self.store, request)
+        return new_terms.first_seen(
+            self.store, _scope(request.terms), request.keys, request.time_range
+        )
 
     def term_documents(self, request: TermDocumentsRequest) -> Mapping[TermKey, Hit]:
         from runner.embedded import new_terms
 
-        return new_terms.term_documents(self.store, request)
+        return new_terms.oldest_documents(
+            self.store, _scope(request.terms), request.keys, request.time_range
+        )
+
+
+def _scope(terms: TermsQuery) -> TermsScope:
+    from runner.embedded.new_terms import TermsScope
+
+    return TermsScope(
+        query=terms.query,
+        fields=terms.fields,
+        indices=terms.indices,
+        filters=terms.filters,
+        timestamp_override=terms.timestamp_override,
+    )

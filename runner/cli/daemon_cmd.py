@@ -15,7 +15,8 @@ from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges,
 from runner.daemon.scheduler import Daemon, DaemonOptions
 from runner.daemon.status import RuleStatus, backfill_command, collect_status
 from runner.errors import UsageError
-from runner.rules.loader import load_rules
+from runner.logs import configure_logging
+from runner.rules.loader import RuleSet, load_rules
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
 
 
@@ -73,7 +74,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
         metavar="HOST",
         help="address the metrics server binds (default 127.0.0.1)",
     )
-    daemon.set_defaults(func=cmd_daemon)
+    daemon.set_defaults(func=cmd_daemon, default_log_level="info")
 
     status = commands.add_parser(
         "status",
@@ -136,9 +137,16 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         metrics_port=port,
     )
     rules_dir = app.rules_dir()
+
+    def load() -> RuleSet:
+        # A vanished directory (a deploy swapping it) must not read as "every rule removed".
+        if not rules_dir.exists():
+            raise UsageError(f"rules directory not found: {rules_dir}")
+        return load_rules([rules_dir])
+
     daemon = Daemon(
         backend=app.backend(),
-        load=lambda: load_rules([rules_dir]),
+        load=load,
         watch_paths=[rules_dir],
         options=options,
     )
@@ -214,6 +222,10 @@ def cmd_backfill(args: argparse.Namespace, app: App) -> int:
         if end > now:
             raise UsageError(f"--to {isoformat(end)} is in the future")
         jobs = [(rule, start, end) for rule in app.select(args.rule)]
+    if not args.json and sys.stderr.isatty() and app.settings.log_level == "info":
+        # Per-window info lines would tear the progress bar; the summary below and
+        # `runner executions` say the same.
+        configure_logging("warning", app.settings.log_format)
     results: list[BackfillResult] = []
     for rule, start, end in jobs:
         bar = _ProgressBar(rule.stem, sys.stderr) if not args.json else None

@@ -31,15 +31,20 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_load(args: argparse.Namespace, app: App) -> int:
+    return load_files(app, args.files, index=args.index)
+
+
+def load_files(app: App, files: list[str], *, index: str | None) -> int:
+    """Load NDJSON files into the configured backend; prints a summary; returns an exit code."""
     if app.settings.elasticsearch.configured:
-        return _load_into_cluster(args, app)
+        return _load_into_cluster(app, files, index)
     bar = ProgressBar("loading")
 
     def progress(update: LoadProgress) -> None:
         bar.update(update.fraction, update.source)
 
     try:
-        summary = load_events(app.store(), args.files, index=args.index, progress=progress)
+        summary = load_events(app.store(), files, index=index, progress=progress)
     finally:
         bar.close()
     for problem in summary.problems:
@@ -54,16 +59,16 @@ def cmd_load(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-def _load_into_cluster(args: argparse.Namespace, app: App) -> int:
+def _load_into_cluster(app: App, files: list[str], index: str | None) -> int:
     """Bulk-create the events in their indices on the cluster (demos, rule tests)."""
     from runner.backends.elasticsearch import ElasticsearchBackend
 
     backend = app.backend()
     assert isinstance(backend, ElasticsearchBackend)
     failures = 0
-    for name in args.files:
+    for name in files:
         with _open_text(name) as lines:
-            outcome = backend.index_events(lines, index=args.index)
+            outcome = backend.index_events(lines, index=index)
         for line, reason in outcome.failed:
             print(f"skipped {name}:{line}: {reason}", file=sys.stderr)
         failures += len(outcome.failed)

@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runner import __version__
-from runner.cli import events_cmd, rules_cmd, run_cmd, setup_cmd, test_cmd
+from runner.cli import (
+    daemon_cmd,
+    demo_cmd,
+    events_cmd,
+    rules_cmd,
+    run_cmd,
+    setup_cmd,
+    test_cmd,
+)
 from runner.cli.app import App, Commands
 from runner.config import load_settings
 from runner.errors import QueryError, RuleError, RunnerError
@@ -20,6 +28,8 @@ COMMANDS: tuple[Callable[[Commands, argparse.ArgumentParser], None], ...] = (
     run_cmd.register,
     setup_cmd.register,
     test_cmd.register,
+    daemon_cmd.register,
+    demo_cmd.register,
 )
 
 # Global option -> settings key (see runner.config.SETTINGS).
@@ -94,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides = {key: getattr(args, name, None) for name, key in _GLOBAL_KEYS.items()}
         settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)
-        configure_logging(settings.log_level, settings.log_format)
+        # Interactive commands print their own summaries: only warnings are logged unless asked.
+        level = settings.log_level or getattr(args, "default_log_level", "warning")
+        configure_logging(level, settings.log_format)
         code: int = args.func(args, App(settings=settings))
         return code
     except (QueryError, RuleError) as exc:

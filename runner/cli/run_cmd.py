@@ -67,11 +67,11 @@ def cmd_once(args: argparse.Namespace, app: App) -> int:
         for record in records:
             print(json.dumps(record.summary()))
     else:
-        _print_records(records)
+        print_records(records)
     return 1 if any(r.status == "failed" for r in records) else 0
 
 
-def _print_records(records: list[ExecutionRecord]) -> None:
+def print_records(records: list[ExecutionRecord]) -> None:
     rows = [
         (
             shorten(r.rule_name, 40),
@@ -105,7 +105,11 @@ def cmd_alerts_list(args: argparse.Namespace, app: App) -> int:
     )
     if not args.all_alerts:
         alerts = [a for a in alerts if "kibana.alert.building_block_type" not in a]
-    alerts = alerts[: args.limit]
+    print_alerts(alerts, limit=args.limit)
+    return 0
+
+
+def print_alerts(alerts: list[dict[str, Any]], *, limit: int) -> None:
     rows = [
         (
             str(a.get("@timestamp", ""))[:19].replace("T", " "),
@@ -115,17 +119,16 @@ def cmd_alerts_list(args: argparse.Namespace, app: App) -> int:
             shorten(str(a.get("kibana.alert.reason", "")), 70),
             str(a.get("kibana.alert.uuid", ""))[:12],
         )
-        for a in alerts
+        for a in alerts[:limit]
     ]
     table(("created", "rule", "severity", "host", "reason", "id"), rows, empty="no alerts")
-    return 0
+    if len(alerts) > limit:
+        print(f"... {len(alerts) - limit} more (use --limit)")
 
 
 def _host(alert: dict[str, Any]) -> str:
     host = alert.get("host")
-    if isinstance(host, dict) and isinstance(host.get("name"), str):
-        return host["name"]
-    value = alert.get("host.name")
+    value = host.get("name") if isinstance(host, dict) else alert.get("host.name")
     return value if isinstance(value, str) else ""
 
 

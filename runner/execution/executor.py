@@ -57,13 +57,14 @@ class Executor:
         records: list[ExecutionRecord] = []
         if plan.gap is not None:
             records.append(self._report_gap(rule, plan.gap, now))
-        covered_to = state.covered_to if state else None
+        # Before its first window nothing is owed: a failed first window is then caught up.
+        covered_to = state.covered_to if state and state.covered_to else plan.windows[0].start
         for window in plan.windows:
             outcome = self.run_window(rule, window, now)
             records.append(outcome.record)
             if not outcome.advanced:
                 break  # later windows would move covered_to past the failed one
-            covered_to = window.end if covered_to is None else max(covered_to, window.end)
+            covered_to = max(covered_to, window.end)
         worst = max(records, key=lambda r: _SEVERITY[r.status])
         self.backend.save_state(
             RuleState(

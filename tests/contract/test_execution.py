@@ -1,0 +1,299 @@
+"""The execution core against each backend: the alerts Kibana would give, exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from runner.backends.base import Backend
+from runner.errors import BackendUnavailable
+from runner.execution.executor import Executor
+from runner.execution.model import MAX_SIGNALS_WARNING, RuleState
+from runner.rules.loader import load_rules
+from runner.rules.model import Rule
+from runner.rules.select import resolve_rule
+from runner.search import EqlRequest, EqlResult
+from tests.conftest import SEED_RULES
+from tests.contract.conftest import Harness
+from tests.contract.events import network, process
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+
+
+def seed(name: str) -> Rule:
+    return resolve_rule(load_rules([SEED_RULES]).rules, name)
+
+
+def alerted_ids(backend: Backend, rule: Rule) -> set[str]:
+    return {
+        ancestor["id"]
+        for alert in backend.list_alerts(rule_ids=[rule.rule_id])
+        for ancestor in alert["kibana.alert.ancestors"]
+        if ancestor["type"] == "event"
+    }
+
+
+def shells(backend: Backend, rule: Rule) -> list[dict[str, object]]:
+    return [
+        a
+        for a in backend.list_alerts(rule_ids=[rule.rule_id])
+        if "kibana.alert.building_block_type" not in a
+    ]
+
+
+def test_emond_alerts_the_right_events_once(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.load(
+        [
+            process("tp-bash", NOW - 2 * MIN),
+            process("tp-upper", NOW - 3 * MIN, name="PYTHON3", parent="Emond"),  # ':' ignores case
+            process("fp-ls", NOW - 2 * MIN, name="ls"),
+            process("fp-linux", NOW - 2 * MIN, os_type="linux"),
+            process("fp-end", NOW - 2 * MIN, event_type="end"),
+            process("fp-old", NOW - 20 * MIN),
+        ]
+    )
+    executor = Executor(backend=harness.backend)
+    first = executor.run(rule, NOW)
+    assert [r.status for r in first] == ["succeeded"]
+    assert first[0].alerts_created == 2
+    assert alerted_ids(harness.backend, rule) == {"tp-bash", "tp-upper"}
+    alert = shells(harness.backend, rule)[0]
+    assert alert["kibana.alert.rule.rule_id"] == rule.rule_id
+    assert alert["event.kind"] == "signal"
+    # A second execution at the same logical time finds the same events: all duplicates.
+    second = executor.run(rule, NOW)
+    assert (second[0].alerts_created, second[0].duplicates) == (0, 2)
+    assert len(shells(harness.backend, rule)) == 2
+
+
+def test_timestamp_override_with_fallback(harness: Harness) -> None:
+    rule = seed("emond")  # timestamp_override = event.ingested
+    harness.load(
+        [
+            # Late arrival: happened long ago but ingested inside the window -> alerts.
+            process("tp-late", NOW - 60 * MIN, ingested=NOW - 1 * MIN),
+            # No event.ingested: @timestamp inside the window is used instead.
+            process("tp-fallback", NOW - 2 * MIN, ingested=None),
+            # Ingested before the window although @timestamp is inside: no alert.
+            process("fp-early", NOW - 2 * MIN, ingested=NOW - 30 * MIN),
+        ]
+    )
+    Executor(backend=harness.backend).run(rule, NOW)
+    assert alerted_ids(harness.backend, rule) == {"tp-late", "tp-fallback"}
+
+
+def test_window_edges_are_inclusive(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.load(
+        [
+            process("tp-start", NOW - 9 * MIN, ingested=NOW - 9 * MIN),
+            process("tp-end", NOW, ingested=NOW),
+            process("fp-before", NOW - 9 * MIN, ingested=NOW - 9 * MIN - timedelta(milliseconds=1)),
+            process("fp-after", NOW, ingested=NOW + timedelta(milliseconds=1)),
+        ]
+    )
+    Executor(backend=harness.backend).run(rule, NOW)
+    assert alerted_ids(harness.backend, rule) == {"tp-start", "tp-end"}
+
+
+def test_cap_writes_max_signals_and_reports_partial_failure(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.load(
+        [process(f"tp-{i:03d}", NOW - 5 * MIN + i * timedelta(seconds=1)) for i in range(150)]
+    )
+    records = Executor(backend=harness.backend).run(rule, NOW)
+    assert len(records) == 1
+    record = records[0]
+    assert (record.status, record.alerts_created, record.capped) == ("partial failure", 100, True)
+    assert record.message == MAX_SIGNALS_WARNING
+    assert len(shells(harness.backend, rule)) == 100
+
+
+def test_installer_sequence_writes_shell_and_building_blocks(harness: Harness) -> None:
+    rule = seed("installer")
+    harness.load(
+        [
+            process(
+                "seq-a",
+                NOW - 3 * MIN,
+                name="bash",
+                parent="installer",
+                entity_id="E1",
+                ingested=None,
+            ),
+            network("seq-b", NOW - 3 * MIN + timedelta(seconds=5), parent_entity_id="E1"),
+            # Outside maxspan (15s): no sequence.
+            process("late-a", NOW - 6 * MIN, name="sh", parent="installer", entity_id="E2"),
+            network("late-b", NOW - 6 * MIN + timedelta(seconds=20), parent_entity_id="E2"),
+            # Parent entity does not join.
+            process("nj-a", NOW - 4 * MIN, name="zsh", parent="installer", entity_id="E3"),
+            network("nj-b", NOW - 4 * MIN + timedelta(seconds=2), parent_entity_id="OTHER"),
+        ]  # fmt: skip
+    )
+    records = Executor(backend=harness.backend).run(rule, NOW)
+    assert records[0].alerts_created == 1  # only shells count
+    alerts = harness.backend.list_alerts(rule_ids=[rule.rule_id])
+    blocks = [a for a in alerts if a.get("kibana.alert.building_block_type") == "default"]
+    shell = [a for a in alerts if "kibana.alert.building_block_type" not in a]
+    assert len(shell) == 1 and len(blocks) == 2
+    group = shell[0]["kibana.alert.group.id"]
+    assert {b["kibana.alert.group.id"] for b in blocks} == {group}
+    assert sorted(b["kibana.alert.group.index"] for b in blocks) == [0, 1]
+    assert alerted_ids(harness.backend, rule) == {"seq-a", "seq-b"}
+
+
+def test_exim4_new_terms_against_the_history(harness: Harness) -> None:
+    rule = seed("exim4")
+    old = NOW - timedelta(days=3)
+    harness.load(
+        [
+            process(
+                "hist-seen",
+                old,
+                name="curl",
+                parent="exim4",
+                os_type="linux",
+                executable="/usr/bin/curl",
+            ),
+            process(
+                "seen-again",
+                NOW - 2 * MIN,
+                name="curl",
+                parent="exim4",
+                os_type="linux",
+                executable="/usr/bin/curl",
+            ),
+            process(
+                "new-1",
+                NOW - 3 * MIN,
+                name="nc",
+                parent="exim4",
+                os_type="linux",
+                executable="/tmp/nc",
+            ),
+            process(
+                "new-1-again",
+                NOW - 1 * MIN,
+                name="nc",
+                parent="exim4",
+                os_type="linux",
+                executable="/tmp/nc",
+            ),
+            process(
+                "excluded",
+                NOW - 2 * MIN,
+                name="sshd",
+                parent="exim4",
+                os_type="linux",
+                executable="/tmp/sshd",
+            ),
+            process(
+                "wrong-parent",
+                NOW - 2 * MIN,
+                name="nc",
+                parent="exim",
+                os_type="linux",
+                executable="/tmp/other",
+            ),
+            process(
+                "too-old-history",
+                NOW - timedelta(days=15),
+                name="wget",
+                parent="exim4",
+                os_type="linux",
+                executable="/usr/bin/wget",
+            ),
+            process(
+                "new-2",
+                NOW - 2 * MIN,
+                name="wget",
+                parent="exim4",
+                os_type="linux",
+                executable="/usr/bin/wget",
+            ),
+        ]  # fmt: skip
+    )
+    records = Executor(backend=harness.backend).run(rule, NOW)
+    assert records[0].status == "succeeded"
+    alerts = shells(harness.backend, rule)
+    # One alert per new term, built from the oldest document carrying it in the window.
+    assert sorted(a["kibana.alert.new_terms"] for a in alerts) == [["/tmp/nc"], ["/usr/bin/wget"]]
+    assert alerted_ids(harness.backend, rule) == {"new-1", "new-2"}
+    again = Executor(backend=harness.backend).run(rule, NOW)
+    assert again[0].alerts_created == 0
+
+
+def test_catch_up_windows_after_downtime(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.load(
+        [
+            process("in-catch-up", NOW - 14 * MIN),  # only a catch-up window covers it
+            process("in-main", NOW - 1 * MIN),
+        ]
+    )
+    harness.backend.save_state(RuleState(rule_id=rule.rule_id, covered_to=NOW - 20 * MIN))
+    records = Executor(backend=harness.backend).run(rule, NOW)
+    assert [r.catch_up for r in records] == [True, True, True, False]
+    assert all(r.status == "succeeded" for r in records)
+    assert alerted_ids(harness.backend, rule) == {"in-catch-up", "in-main"}
+    state = harness.backend.load_state(rule.rule_id)
+    assert state is not None and state.covered_to == NOW
+
+
+def test_long_downtime_records_a_gap(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.backend.save_state(RuleState(rule_id=rule.rule_id, covered_to=NOW - 3 * 60 * MIN))
+    records = Executor(backend=harness.backend).run(rule, NOW)
+    gap_record = records[0]
+    assert gap_record.status == "failed" and gap_record.gap_seconds is not None
+    assert "were not queried" in gap_record.message
+    gaps = harness.backend.open_gaps(rule.rule_id)
+    assert len(gaps) == 1
+    assert gaps[0].start == NOW - 3 * 60 * MIN
+    assert gaps[0].end == records[1].window_start
+
+
+class FailingSearch:
+    """Wraps a real backend; its first EQL search fails like an unreachable cluster."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.failures = 1
+
+    def search_eql(self, request: EqlRequest) -> EqlResult:
+        if self.failures:
+            self.failures -= 1
+            raise BackendUnavailable("cluster unreachable")
+        return self.inner.search_eql(request)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_failed_execution_does_not_advance_and_is_searched_again(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.load([process("tp", NOW - 2 * MIN)])
+    backend = FailingSearch(harness.backend)
+    executor = Executor(backend=backend)  # type: ignore[arg-type]
+    failed = executor.run(rule, NOW)
+    assert [r.status for r in failed] == ["failed"]
+    assert "cluster unreachable" in failed[0].message
+    state = harness.backend.load_state(rule.rule_id)
+    assert state is not None and state.covered_to == NOW - 9 * MIN  # not advanced past the start
+    # Ten minutes later the failed window is searched again by a catch-up window.
+    later = executor.run(rule, NOW + 10 * MIN)
+    assert any(r.catch_up for r in later)
+    assert alerted_ids(harness.backend, rule) == {"tp"}
+
+
+@pytest.mark.parametrize("stem", ["emond", "hidden", "installer", "exim4"])
+def test_every_seed_rule_executes_cleanly_on_an_empty_store(harness: Harness, stem: str) -> None:
+    rule = replace(seed(stem))
+    records = Executor(backend=harness.backend).run(rule, NOW)
+    assert [r.status for r in records] == ["succeeded"]
+    assert records[0].alerts_created == 0
