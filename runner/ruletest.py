@@ -135,6 +135,8 @@ def run_case(case: RuleCase) -> CaseResult:
             alerts = backend.list_alerts(rule_ids=[case.rule.rule_id])
         except RunnerError as exc:
             return CaseResult(case=case, problems=(f"error: {exc}",))
+        except Exception as exc:  # noqa: BLE001 - one crashing case must not hide the others
+            return CaseResult(case=case, problems=(f"crash: {type(exc).__name__}: {exc}",))
     alerted = {
         ancestor["id"]
         for alert in alerts

@@ -92,5 +92,5 @@ def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     config = write(tmp_path, "store = \n")
-    with pytest.raises(ConfigError, match="runner.toml"):
+    with pytest.raises(ConfigError, match=r"runner\.toml"):
         load_settings(config_file=config, environ={})

@@ -61,7 +61,7 @@ def _failures(queries: list[tuple[str, str]]) -> list[str]:
             parse_eql(text)
         except QueryError as exc:
             failures.append(f"{where}: {exc}\n{exc.excerpt()}")
-        except Exception as exc:  # any crash is a failure to report, not to stop on
+        except Exception as exc:  # noqa: BLE001 - any crash is a failure to report
             failures.append(f"{where}: {type(exc).__name__}: {exc}")
     return failures
 

@@ -10,12 +10,11 @@ from datetime import timedelta
 from typing import Any, TextIO
 
 from runner.cli.app import App, Commands
-from runner.cli.output import shorten, table
+from runner.cli.output import ProgressBar, shorten, table
 from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges, run_backfill
 from runner.daemon.scheduler import Daemon, DaemonOptions
 from runner.daemon.status import RuleStatus, backfill_command, collect_status
 from runner.errors import UsageError
-from runner.logs import configure_logging
 from runner.rules.loader import RuleSet, load_rules
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
 
@@ -222,16 +221,19 @@ def cmd_backfill(args: argparse.Namespace, app: App) -> int:
         if end > now:
             raise UsageError(f"--to {isoformat(end)} is in the future")
         jobs = [(rule, start, end) for rule in app.select(args.rule)]
-    if not args.json and sys.stderr.isatty() and app.settings.log_level == "info":
-        # Per-window info lines would tear the progress bar; the summary below and
-        # `runner executions` say the same.
-        configure_logging("warning", app.settings.log_format)
     results: list[BackfillResult] = []
     for rule, start, end in jobs:
-        bar = _ProgressBar(rule.stem, sys.stderr) if not args.json else None
+        bar = ProgressBar(rule.stem) if not args.json else None
+
+        def progress(update: BackfillProgress, bar: ProgressBar | None = bar) -> None:
+            if bar is not None:
+                bar.update(
+                    update.done / max(update.total, 1),
+                    f"{update.done}/{update.total} windows, {update.alerts_created} alert(s)",
+                )
+
         try:
-            result = run_backfill(rule, start, end, backend=backend,
-                                  progress=bar.update if bar else None)  # fmt: skip
+            result = run_backfill(rule, start, end, backend=backend, progress=progress)
         finally:
             if bar is not None:
                 bar.close()
@@ -243,35 +245,6 @@ def cmd_backfill(args: argparse.Namespace, app: App) -> int:
         if result.interrupted:
             return 130
     return 1 if any(r.failed for r in results) else 0
-
-
-class _ProgressBar:
-    """A one-line bar on stderr when it is a terminal; silent otherwise."""
-
-    WIDTH = 30
-
-    def __init__(self, label: str, out: TextIO) -> None:
-        self._label = label
-        self._out = out
-        self._active = out.isatty()
-        self._drawn = False
-
-    def update(self, progress: BackfillProgress) -> None:
-        if not self._active:
-            return
-        filled = self.WIDTH * progress.done // max(progress.total, 1)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        self._out.write(
-            f"\r{self._label} [{bar}] {progress.done}/{progress.total} windows, "
-            f"{progress.alerts_created} alert(s)"
-        )
-        self._out.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        if self._drawn:
-            self._out.write("\n")
-            self._out.flush()
 
 
 def _print_result(result: BackfillResult) -> None:

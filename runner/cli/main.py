@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {key: getattr(args, name, None) for name, key in _GLOBAL_KEYS.items()}
         settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)
         # Interactive commands print their own summaries: only warnings are logged unless asked.
-        level = settings.log_level or getattr(args, "default_log_level", "warning")
+        level = settings.log_level or str(getattr(args, "default_log_level", "warning"))
         configure_logging(level, settings.log_format)
         code: int = args.func(args, App(settings=settings))
         return code

@@ -101,7 +101,10 @@ def _rule_ids(args: argparse.Namespace, app: App) -> list[str]:
 def cmd_alerts_list(args: argparse.Namespace, app: App) -> int:
     since = parse_time(args.since, utcnow()) if args.since else None
     alerts = app.backend().list_alerts(
-        rule_ids=_rule_ids(args, app), since=since, limit=None if args.all_alerts else None
+        rule_ids=_rule_ids(args, app),
+        since=since,
+        # Building blocks are filtered out below, so the limit applies after that.
+        limit=args.limit if args.all_alerts else None,
     )
     if not args.all_alerts:
         alerts = [a for a in alerts if "kibana.alert.building_block_type" not in a]

@@ -22,7 +22,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_setup(args: argparse.Namespace, app: App) -> int:
-    from runner.backends.elasticsearch import ElasticsearchBackend  # noqa: PLC0415 - the client loads only for this command
+    from runner.backends.elasticsearch import ElasticsearchBackend
 
     settings = app.settings
     if not settings.elasticsearch.configured:

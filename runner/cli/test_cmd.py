@@ -16,7 +16,9 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
         help="run rule test cases (tests/rules/<rule>/) in throwaway stores",
         parents=[parent],
     )
-    test.add_argument("rules", nargs="*", metavar="RULE", help="rules to test (default: all)")
+    test.add_argument(
+        "rule_names", nargs="*", metavar="RULE", help="rules to test (default: all)"
+    )
     test.add_argument(
         "--cases",
         type=Path,
@@ -28,11 +30,11 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_test(args: argparse.Namespace, app: App) -> int:
-    rules = app.select(args.rules) if args.rules else list(app.rule_set().rules)
+    rules = app.select(args.rule_names) if args.rule_names else list(app.rule_set().rules)
     cases = discover_cases(args.cases, rules)
     if not cases:
         print(f"no test cases found under {args.cases} for {len(rules)} rule(s)")
-        return 1 if args.rules else 0
+        return 1 if args.rule_names else 0
     results = [run_case(case) for case in cases]
     rows = [
         (

@@ -56,7 +56,7 @@ class PartialResults(BackendUnavailable):
     """Some shards failed or timed out, so an aggregation or search answer is incomplete."""
 
 
-class TooManyClauses(Exception):  # noqa: N818 - a control-flow signal, not an error
+class TooManyClauses(Exception):
     """The restricted composite had more clauses than the cluster allows: halve the batch."""
 
 

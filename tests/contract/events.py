@@ -25,7 +25,7 @@ def process(
     os_type: str = "macos",
     event_type: str = "start",
     action: str = "exec",
-    ingested: datetime | None | bool = True,
+    ingested: datetime | bool | None = True,
     host: str = "mac-01",
     entity_id: str | None = None,
     parent_entity_id: str | None = None,

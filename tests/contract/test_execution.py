@@ -132,7 +132,7 @@ def test_installer_sequence_writes_shell_and_building_blocks(harness: Harness) -
             # Parent entity does not join.
             process("nj-a", NOW - 4 * MIN, name="zsh", parent="installer", entity_id="E3"),
             network("nj-b", NOW - 4 * MIN + timedelta(seconds=2), parent_entity_id="OTHER"),
-        ]  # fmt: skip
+        ]
     )
     records = Executor(backend=harness.backend).run(rule, NOW)
     assert records[0].alerts_created == 1  # only shells count
@@ -215,7 +215,7 @@ def test_exim4_new_terms_against_the_history(harness: Harness) -> None:
                 os_type="linux",
                 executable="/usr/bin/wget",
             ),
-        ]  # fmt: skip
+        ]
     )
     records = Executor(backend=harness.backend).run(rule, NOW)
     assert records[0].status == "succeeded"

@@ -17,6 +17,7 @@ from runner.execution.executor import Executor
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rule
+from runner.timeutil import isoformat
 from tests.conftest import SEED_RULES
 from tests.elastic.conftest import FAST_RETRY
 from tests.elastic.fake_cluster import FakeCluster, Reply, error_body
@@ -130,7 +131,9 @@ def test_unavailable_cluster_fails_the_window_and_keeps_it(
     assert len(cluster.calls("POST", EQL_PATH)) == 3
     assert "runner-alerts-default" not in store.docs  # nothing written
     state = store.docs["runner-state"][emond.rule_id]
-    assert state["covered_to"] is None and state["last_status"] == "failed"
+    # Not advanced past the failed window's start: the next run searches it again.
+    assert state["covered_to"] == isoformat(NOW - timedelta(minutes=9))
+    assert state["last_status"] == "failed"
 
 
 def test_rejected_query_fails_with_elasticsearchs_reason(
@@ -170,7 +173,8 @@ def test_bulk_failure_fails_the_window(cluster: FakeCluster, emond: Rule) -> Non
     assert record.status == "failed" and record.alerts_created == 0
     assert "1 alert(s) could not be written" in record.message
     assert "es_rejected_execution_exception" in record.message
-    assert store.docs["runner-state"][emond.rule_id]["covered_to"] is None
+    state = store.docs["runner-state"][emond.rule_id]
+    assert state["covered_to"] == isoformat(NOW - timedelta(minutes=9))  # window not covered
 
 
 def test_cli_once_against_the_fake_cluster(

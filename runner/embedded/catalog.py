@@ -1,0 +1,117 @@
+"""The field catalog: which fields exist, their columns, kinds, and the documents' shape.
+
+Kept in two small tables (``event_fields``, ``event_shape``) beside ``events``.  Loading grows
+the catalog (new columns, or a column widened to a LIST or to VARCHAR when new documents call
+for it); searching only reads it, so a query over a field no document has compiles to NULL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+
+from runner.embedded.fields import (
+    ColumnKind,
+    FieldInfo,
+    FieldSpec,
+    field_specs,
+    quote_ident,
+    sql_string,
+)
+from runner.embedded.shape import Shape, transform_type
+
+__all__ = ["Catalog"]
+
+_INTERNAL = ("_seq", "_index", "_id", "_ts", "_source")
+
+
+@dataclass(slots=True)
+class Catalog:
+    shape: Shape
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
+        row = con.execute("SELECT shape FROM event_shape WHERE id = 1").fetchone()
+        shape = Shape.from_json(json.loads(row[0])) if row else Shape()
+        fields = {
+            name: FieldInfo(name=name, column=col, kind=kind, is_list=bool(is_list))
+            for name, col, kind, is_list in con.execute(
+                "SELECT field, col, kind, is_list FROM event_fields"
+            ).fetchall()
+        }
+        return cls(shape=shape, fields=fields)
+
+    def get(self, name: str) -> FieldInfo | None:
+        return self.fields.get(name)
+
+    def apply_shape(self, con: duckdb.DuckDBPyConnection, shape: Shape) -> None:
+        """Create or widen columns so every field of ``shape`` has the right column."""
+        specs = field_specs(shape)
+        taken = {
+            str(r[0]).lower()
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'"
+            ).fetchall()
+        }
+        taken.update(_INTERNAL)
+        refresh: dict[str, FieldSpec] = {}
+        for name, spec in specs.items():
+            known = self.fields.get(name)
+            if known is None:
+                column = _free_name(name, taken)
+                taken.add(column.lower())
+                column_type = _sql_type(spec.kind, spec.is_list)
+                con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(column)} {column_type}")
+                info = FieldInfo(name=name, column=column, kind=spec.kind, is_list=spec.is_list)
+                self._save_field(con, info)
+                self.fields[name] = info
+            elif known.kind != spec.kind or known.is_list != spec.is_list:
+                refresh[name] = spec
+        if refresh:
+            self._recompute(con, shape, refresh)
+        self.shape = shape
+        con.execute("INSERT OR REPLACE INTO event_shape (id, shape) VALUES (1, ?)", [shape.dumps()])
+
+    def _recompute(
+        self, con: duckdb.DuckDBPyConnection, shape: Shape, changed: Mapping[str, FieldSpec]
+    ) -> None:
+        # Stored rows are re-read from _source: the new shape covers them too.
+        structure = sql_string(json.dumps(transform_type(shape), separators=(",", ":")))
+        from_source = field_specs(shape, row=f"json_transform(_source, {structure})")
+        for name, spec in changed.items():
+            info = self.fields[name]
+            con.execute(
+                f"ALTER TABLE events ALTER COLUMN {quote_ident(info.column)} "
+                f"TYPE {_sql_type(spec.kind, spec.is_list)} USING {from_source[name].sql}"
+            )
+            updated = FieldInfo(name=name, column=info.column, kind=spec.kind, is_list=spec.is_list)
+            self._save_field(con, updated)
+            self.fields[name] = updated
+
+    def columns_for(self, specs: Mapping[str, FieldSpec]) -> list[tuple[str, str]]:
+        """(field, quoted column) for the fields being inserted."""
+        return [(name, quote_ident(self.fields[name].column)) for name in specs]
+
+    @staticmethod
+    def _save_field(con: duckdb.DuckDBPyConnection, info: FieldInfo) -> None:
+        con.execute(
+            "INSERT OR REPLACE INTO event_fields (field, col, kind, is_list) VALUES (?, ?, ?, ?)",
+            [info.name, info.column, info.kind, info.is_list],
+        )
+
+
+def _sql_type(kind: ColumnKind, is_list: bool) -> str:
+    return FieldInfo(name="", column="", kind=kind, is_list=is_list).sql_type
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    # DuckDB matches column names case-insensitively; Elasticsearch fields are case-sensitive.
+    candidate, n = name, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{name}#{n}"
+    return candidate
