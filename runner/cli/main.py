@@ -12,6 +12,7 @@ from runner.cli import (
     daemon_cmd,
     demo_cmd,
     events_cmd,
+    hunt_cmd,
     rules_cmd,
     run_cmd,
     setup_cmd,
@@ -30,6 +31,7 @@ COMMANDS: tuple[Callable[[Commands, argparse.ArgumentParser], None], ...] = (
     test_cmd.register,
     daemon_cmd.register,
     demo_cmd.register,
+    hunt_cmd.register,
 )
 
 # Global option -> settings key (see runner.config.SETTINGS).

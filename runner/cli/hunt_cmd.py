@@ -1,0 +1,129 @@
+"""``runner hunt QUERY``: ad-hoc EQL or KQL over the store (or the cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from runner.cli.app import App, Commands
+from runner.cli.output import shorten, table
+from runner.eql import parse_eql
+from runner.kql import parse_kql
+from runner.search import EqlRequest, EqlResult, Hit, KqlRequest, MissingEvent, TimeRange
+from runner.timeutil import parse_time, utcnow
+
+
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
+    hunt = commands.add_parser(
+        "hunt", help="run an EQL or KQL query over the stored events", parents=[parent]
+    )
+    hunt.add_argument("query", metavar="QUERY")
+    hunt.add_argument("--language", choices=("eql", "kuery"), default="eql")
+    hunt.add_argument(
+        "--index", metavar="PATTERN[,PATTERN]", default="", help="index patterns (default: all)"
+    )
+    hunt.add_argument("--from", dest="from_", metavar="TIME", help="ISO 8601 or date math")
+    hunt.add_argument("--to", metavar="TIME", help="ISO 8601 or date math")
+    hunt.add_argument("--size", type=int, default=100, metavar="N")
+    hunt.add_argument("--tiebreaker-field", metavar="F")
+    hunt.add_argument("--timestamp-field", metavar="F", default="@timestamp")
+    hunt.add_argument("--event-category-field", metavar="F", default="event.category")
+    hunt.add_argument("--format", choices=("table", "ndjson"), default="table")
+    hunt.set_defaults(func=cmd_hunt)  # fmt: skip
+
+
+def cmd_hunt(args: argparse.Namespace, app: App) -> int:
+    now = utcnow()
+    time_range = None
+    if args.from_ or args.to:
+        time_range = TimeRange(
+            field=args.timestamp_field,
+            start=parse_time(args.from_, now) if args.from_ else None,
+            end=parse_time(args.to, now) if args.to else None,
+        )
+    indices = tuple(p.strip() for p in args.index.split(",") if p.strip())
+    backend = app.backend()
+    if args.language == "kuery":
+        hits = backend.search_kql(
+            KqlRequest(
+                query=parse_kql(args.query),
+                indices=indices,
+                time_range=time_range,
+                size=args.size,
+                timestamp_field=args.timestamp_field,
+            )
+        )
+        result = EqlResult(events=hits)
+    else:
+        result = backend.search_eql(
+            EqlRequest(
+                query=parse_eql(args.query),
+                indices=indices,
+                time_range=time_range,
+                size=args.size,
+                timestamp_field=args.timestamp_field,
+                tiebreaker_field=args.tiebreaker_field,
+                event_category_field=args.event_category_field,
+            )
+        )
+    if args.format == "ndjson":
+        _print_ndjson(result)
+    else:
+        _print_table(result, args.timestamp_field)
+    return 0
+
+
+def _print_ndjson(result: EqlResult) -> None:
+    for hit in result.events:
+        print(json.dumps(hit.as_hit()))
+    for match in result.sequences:
+        print(
+            json.dumps(
+                {"join_keys": list(match.join_keys), "events": [e.as_hit() for e in match.events]}
+            )
+        )
+
+
+def _value(source: Any, dotted: str) -> Any:
+    """A field from a source that may nest objects or use dotted keys."""
+    if not isinstance(source, dict):
+        return None
+    if dotted in source:
+        return source[dotted]
+    head, _, rest = dotted.partition(".")
+    while rest:
+        if head in source:
+            return _value(source[head], rest)
+        more, _, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return source.get(head)
+
+
+def _row(hit: Hit | MissingEvent, timestamp_field: str, prefix: str = "") -> tuple[str, ...]:
+    if isinstance(hit, MissingEvent):
+        return (prefix, "(missing event)", "", "", "", "")
+    src = hit.source
+    what = (
+        _value(src, "process.name") or _value(src, "file.path") or _value(src, "dns.question.name")
+    )
+    return (
+        prefix,
+        str(_value(src, timestamp_field) or ""),
+        hit.index,
+        shorten(hit.id, 24),
+        str(_value(src, "host.name") or ""),
+        shorten(str(what or ""), 60),
+    )
+
+
+def _print_table(result: EqlResult, timestamp_field: str) -> None:
+    headers = ("seq", "timestamp", "index", "id", "host", "process / file")
+    rows = [_row(hit, timestamp_field) for hit in result.events]
+    for number, match in enumerate(result.sequences, 1):
+        keys = ", ".join(json.dumps(k) for k in match.join_keys)
+        rows += [_row(e, timestamp_field, f"{number} [{keys}]") for e in match.events]
+    table(headers, rows, empty="no matches")
+    count = len(result.sequences) or len(result.events)
+    kind = "sequence(s)" if result.sequences else "event(s)"
+    print(f"\n{count} {kind}")
