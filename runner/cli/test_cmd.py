@@ -16,9 +16,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
         help="run rule test cases (tests/rules/<rule>/) in throwaway stores",
         parents=[parent],
     )
-    test.add_argument(
-        "rule_names", nargs="*", metavar="RULE", help="rules to test (default: all)"
-    )
+    test.add_argument("rule_names", nargs="*", metavar="RULE", help="rules to test (default: all)")
     test.add_argument(
         "--cases",
         type=Path,

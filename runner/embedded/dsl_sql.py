@@ -141,12 +141,13 @@ class DslCompiler:
         return f"{as_text(value)} = {sql_string(text)}"
 
     def pattern(self, value: Value, pattern: str, ci: bool = False) -> str:
-        subject = as_text(value)
-        if ci:
-            return (
-                f"lower({subject}) LIKE {sql_string(wildcard_to_like(pattern.lower()))} ESCAPE '\\'"
-            )
-        return f"{subject} LIKE {sql_string(wildcard_to_like(pattern))} ESCAPE '\\'"
+        """``*``/``?`` wildcard pattern over the whole value."""
+        return self.like(value, wildcard_to_like(pattern.lower() if ci else pattern), ci)
+
+    @staticmethod
+    def like(value: Value, like: str, ci: bool = False) -> str:
+        subject = f"lower({as_text(value)})" if ci else as_text(value)
+        return f"{subject} LIKE {sql_string(like)} ESCAPE '\\'"
 
     def date_ms(self, value: Any) -> int | None:
         if isinstance(value, bool):
@@ -309,27 +310,24 @@ def _query_string(compiler: DslCompiler, body: Any) -> str:
     return "(" + " OR ".join(parts) + ")" if parts else "false"
 
 
-def _pattern_test(compiler: DslCompiler, pattern: str) -> Callable[[Value], str | None]:
-    return lambda v: compiler.pattern(v, pattern)
+def _pattern_test(compiler: DslCompiler, like: str) -> Callable[[Value], str | None]:
+    return lambda v: compiler.like(v, like)
 
 
 def _qs_pattern(compiler: DslCompiler, token: str) -> str:
-    """A query_string term (escapes resolved) as a wildcard pattern for LIKE."""
+    """A query_string term as a LIKE pattern: ``*``/``?`` wildcards, ``\\x`` a literal x."""
     out: list[str] = []
     i = 0
     while i < len(token):
         ch = token[i]
         if ch == "\\" and i + 1 < len(token):
-            nxt = token[i + 1]
-            # An escaped wildcard character is literal; LIKE has no such escape, so refuse.
-            if nxt in "*?":
-                raise compiler.error("escaped wildcards in query_string are not supported")
-            out.append(nxt)
+            literal = token[i + 1]
+            out.append("\\" + literal if literal in "%_\\" else literal)
             i += 2
             continue
         if ch in '+-=&|><!(){}[]^"~:/' and not out:
             raise compiler.error(f"query_string syntax {token!r} is not supported")
-        out.append(ch)
+        out.append({"*": "%", "?": "_", "%": "\\%", "_": "\\_"}.get(ch, ch))
         i += 1
     return "".join(out)
 

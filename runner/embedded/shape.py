@@ -42,6 +42,9 @@ class Shape:
             if self.obj is None:
                 self.obj = {}
             for key, child_value in value.items():
+                if key == "":
+                    # Elasticsearch rejects empty field names; there is nothing to query.
+                    continue
                 child = self.obj.get(key)
                 if child is None:
                     child = self.obj[key] = Shape()
@@ -126,7 +129,8 @@ class Shape:
 def _count_values(value: Any, path: str, counts: dict[str, int]) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
-            _count_values(child, join_path(path, key), counts)
+            if key:
+                _count_values(child, join_path(path, key), counts)
     elif isinstance(value, list):
         for item in value:
             _count_values(item, path, counts)

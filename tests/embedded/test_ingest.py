@@ -198,6 +198,11 @@ def test_explicit_nulls_and_odd_text_load(load: Loader, eql: Eql) -> None:
     assert eql("any where `weird key` == 1") == [2]
 
 
+def test_empty_key_is_ignored_not_fatal(load: Loader, eql: Eql) -> None:
+    assert load([{"n": 1, "": "x", "a": {"": 2, "b": 3}}]).loaded == 1
+    assert eql("any where a.b == 3") == [1]
+
+
 def test_mixed_object_and_scalar_positions(load: Loader, eql: Eql) -> None:
     load([{"n": 1, "x": "plain"}, {"n": 2, "x": {"y": "nested"}}, {"n": 3, "z": [1, "two"]}])
     assert eql('any where x == "plain"') == [1]
