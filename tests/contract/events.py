@@ -71,3 +71,24 @@ def network(
             "destination": {"ip": "203.0.113.7", "port": 443},
         },
     )
+
+
+def file_event(
+    event_id: str, at: datetime, *, path: str, event_type: str = "creation", host: str = "mac-01"
+) -> dict[str, Any]:
+    return hit(
+        FILE_INDEX,
+        event_id,
+        {
+            "@timestamp": isoformat(at),
+            "event": {
+                "category": ["file"],
+                "type": [event_type],
+                "action": event_type,
+                "ingested": isoformat(at + timedelta(seconds=1)),
+            },
+            "host": {"id": f"id-{host}", "name": host, "os": {"type": "macos"}},
+            "file": {"path": path, "name": path.rsplit("/", 1)[-1]},
+            "process": {"name": "cp"},
+        },
+    )

@@ -17,7 +17,7 @@ from runner.rules.select import resolve_rule
 from runner.search import EqlRequest, EqlResult
 from tests.conftest import SEED_RULES
 from tests.contract.conftest import Harness
-from tests.contract.events import network, process
+from tests.contract.events import file_event, network, process
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -297,3 +297,55 @@ def test_every_seed_rule_executes_cleanly_on_an_empty_store(harness: Harness, st
     records = Executor(backend=harness.backend).run(rule, NOW)
     assert [r.status for r in records] == ["succeeded"]
     assert records[0].alerts_created == 0
+
+
+def _many(stem: str, count: int) -> list[dict[str, object]]:
+    """``count`` independent matches of a seed rule inside its window ending at NOW."""
+    second = timedelta(seconds=1)
+    start = NOW - 8 * MIN
+    if stem == "emond":
+        return [process(f"e-{i}", start + i * second) for i in range(count)]
+    if stem == "hidden":
+        return [
+            file_event(f"f-{i}", start + i * second, path=f"/Library/LaunchAgents/.x{i}.plist")
+            for i in range(count)
+        ]
+    if stem == "installer":
+        events: list[dict[str, object]] = []
+        for i in range(count):
+            at = start + 2 * i * second
+            events.append(process(f"a-{i}", at, parent="installer", entity_id=f"P{i}"))
+            events.append(network(f"b-{i}", at + second, parent_entity_id=f"P{i}"))
+        return events
+    return [
+        process(
+            f"x-{i}",
+            start + i * second,
+            name="nc",
+            parent="exim4",
+            os_type="linux",
+            executable=f"/tmp/tool-{i}",
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("stem", ["emond", "hidden", "installer", "exim4"])
+def test_each_seed_rule_caps_at_max_signals_then_dedupes(harness: Harness, stem: str) -> None:
+    rule = seed(stem)
+    harness.load(_many(stem, 150))
+    executor = Executor(backend=harness.backend)
+    (record,) = executor.run(rule, NOW)
+    assert (record.status, record.alerts_created, record.capped) == ("partial failure", 100, True)
+    assert record.message == MAX_SIGNALS_WARNING
+    assert len(shells(harness.backend, rule)) == 100
+    (again,) = executor.run(rule, NOW)
+    if rule.type == "new_terms":
+        # Terms already alerted are dropped before the cap, so the 50 left over come now.
+        assert (again.alerts_created, again.duplicates, again.status) == (50, 100, "succeeded")
+        (again,) = executor.run(rule, NOW)
+        assert (again.alerts_created, again.duplicates) == (0, 150)
+    else:
+        # EQL returns the most recent max_signals matches: all of them are duplicates now.
+        assert (again.alerts_created, again.duplicates) == (0, 100)
+    assert len(shells(harness.backend, rule)) == (150 if rule.type == "new_terms" else 100)
