@@ -70,7 +70,12 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        # Resolve sys.stderr when a logger is made, not now: it may be replaced (tests, pipes).
+        logger_factory=(
+            structlog.PrintLoggerFactory(stream)
+            if stream is not None
+            else lambda *_: structlog.PrintLogger(sys.stderr)
+        ),
         cache_logger_on_first_use=False,
     )
 

@@ -70,11 +70,11 @@ def _cidr_match(compiler: EqlCompiler, node: ast.Call) -> Value:
     if not subject.is_field:
         subject = subject.scalar()
 
+    bounds = "[" + ", ".join(f"['{low}', '{high}']" for low, high in ranges) + "]"
+
     def test(v: Value) -> str:
-        hexed = f"eql_ip_hex({as_text(v)})"
-        inside = " OR ".join(f"{hexed} BETWEEN '{low}' AND '{high}'" for low, high in ranges)
         # An address that does not parse is simply not in any range.
-        return f"coalesce({inside}, false)"
+        return f"eql_cidr_in(eql_ip_hex({as_text(v)}), {bounds})"
 
     return Value(sql=compiler._any(subject, test), kind="bool")
 

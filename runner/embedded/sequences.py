@@ -13,8 +13,10 @@ matcher) then walks them once:
 * ``maxspan``: every event within that span of the first; ``until`` drops pending sequences of
   its key; ``runs=N`` repeats a stage N times.
 * Missing-event stages ``![...]`` are left out of the matching; a completed sequence is then
-  rejected if an event of such a stage, with the same key, lies between its neighbours (for a
-  leading or trailing one: within ``maxspan`` of the sequence).
+  checked as Elasticsearch checks it: an event of a middle missing stage (same key) strictly
+  between its neighbours' timestamps rejects it; for leading and trailing ones the latest
+  event before and the earliest after are looked up, and reject it only when they fall within
+  ``maxspan`` of it (of each other, when the query has both).
 * Results are ordered by their last event.
 """
 
@@ -37,14 +39,12 @@ from runner.search import EqlRequest, Hit, MissingEvent, SequenceMatch
 __all__ = ["run_sample", "run_sequence"]
 
 Key = tuple[Any, ...]
-SortKey = tuple[Any, ...]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Event:
     seq: int
     ts: int
-    sort: SortKey
     stages: frozenset[int]  # indexes into the query's distinct stage conditions
     keys: dict[int, tuple[Key, ...]]  # per condition index: every key combination
 
@@ -91,7 +91,7 @@ def _scan(
     events: list[_Event] = []
     width = len(conditions)
     for row in rows:
-        seq, ts, tb = int(row[0]), row[1], row[2]
+        seq, ts = int(row[0]), row[1]
         matched = frozenset(i for i in range(width) if row[3 + i])
         cursor = 3 + width
         key_sets: dict[int, tuple[Key, ...]] = {}
@@ -104,7 +104,6 @@ def _scan(
             _Event(
                 seq=seq,
                 ts=int(ts) if ts is not None else 0,
-                sort=(ts is None, ts, tb is None, tb, seq),
                 stages=matched,
                 keys=key_sets,
             )

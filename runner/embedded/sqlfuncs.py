@@ -1,8 +1,8 @@
 """SQL macros giving DuckDB Elasticsearch's value semantics (dates, EQL functions, IPs).
 
-Installed as temporary macros on every connection (they cost microseconds to create), so the
-store file carries no functions and any DuckDB version can open it.  Python UDFs are not used:
-DuckDB's need numpy, which the runner does not depend on.
+Kept in the store file (plain SQL, so any DuckDB opens it) and refreshed once per process on
+first use: creating them on every connection would cost each operation tens of milliseconds.
+Python UDFs are not used: DuckDB's need numpy, which the runner does not depend on.
 """
 
 from __future__ import annotations
@@ -132,40 +132,35 @@ _MACROS: tuple[str, ...] = (
         END
     )""",
     # An IP address as 32 lowercase hex digits; IPv4 as its IPv4-mapped IPv6 form, as the
-    # `ip` field type stores it.  NULL when not an address.
+    # `ip` field type stores it.  NULL when not an address.  Sub-results are bound once with
+    # `list_transform([x], lambda v: ...)[1]`: a macro used twice would be expanded twice.
     r"""eql_ipv4_hex(s) AS (
         CASE WHEN regexp_full_match(s, '([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})')
-                  AND list_bool_and(list_transform(string_split(s, '.'),
-                                                   lambda o: TRY_CAST(o AS INT) <= 255))
-             THEN '00000000000000000000ffff' || array_to_string(list_transform(
-                  string_split(s, '.'), lambda o: lpad(lower(hex(TRY_CAST(o AS INT))), 2, '0')), '')
+             THEN list_transform(
+                 [list_transform(string_split(s, '.'), lambda o: TRY_CAST(o AS INT))],
+                 lambda q: CASE WHEN list_bool_and(list_transform(q, lambda o: o <= 255))
+                     THEN '00000000000000000000ffff' || array_to_string(
+                         list_transform(q, lambda o: lpad(lower(hex(o)), 2, '0')), '') END)[1]
         END
     )""",
     r"""eql_ipv6_groups(s) AS (
-        CASE
-            WHEN len(string_split(s, '::')) = 1 THEN string_split(s, ':')
-            WHEN len(string_split(s, '::')) = 2 THEN
-                list_concat(
-                    list_concat(
-                        CASE WHEN string_split(s, '::')[1] = '' THEN []::VARCHAR[]
-                             ELSE string_split(string_split(s, '::')[1], ':') END,
-                        list_transform(range(8
-                            - len(CASE WHEN string_split(s, '::')[1] = '' THEN []::VARCHAR[]
-                                       ELSE string_split(string_split(s, '::')[1], ':') END)
-                            - len(CASE WHEN string_split(s, '::')[2] = '' THEN []::VARCHAR[]
-                                       ELSE string_split(string_split(s, '::')[2], ':') END)),
-                            lambda x: '0')),
-                    CASE WHEN string_split(s, '::')[2] = '' THEN []::VARCHAR[]
-                         ELSE string_split(string_split(s, '::')[2], ':') END)
-        END
+        list_transform([string_split(s, '::')], lambda p:
+            CASE
+                WHEN len(p) = 1 THEN string_split(p[1], ':')
+                WHEN len(p) = 2 THEN list_transform(
+                    [[CASE WHEN p[1] = '' THEN []::VARCHAR[] ELSE string_split(p[1], ':') END,
+                      CASE WHEN p[2] = '' THEN []::VARCHAR[] ELSE string_split(p[2], ':') END]],
+                    lambda ht: list_concat(list_concat(ht[1], list_transform(
+                        range(greatest(8 - len(ht[1]) - len(ht[2]), 0)), lambda z: '0')), ht[2]))[1]
+            END)[1]
     )""",
     r"""eql_ipv6_hex(s) AS (
         CASE WHEN regexp_full_match(s, '[0-9a-fA-F:]{2,39}')
-                  AND len(eql_ipv6_groups(lower(s))) = 8
-                  AND list_bool_and(list_transform(eql_ipv6_groups(lower(s)),
-                                                   lambda g: length(g) BETWEEN 1 AND 4))
-             THEN array_to_string(list_transform(eql_ipv6_groups(lower(s)),
-                                                 lambda g: lpad(g, 4, '0')), '')
+             THEN list_transform([eql_ipv6_groups(lower(s))], lambda g:
+                 CASE WHEN len(g) = 8
+                           AND list_bool_and(list_transform(g, lambda x: length(x) BETWEEN 1 AND 4))
+                      THEN array_to_string(list_transform(g, lambda x: lpad(x, 4, '0')), '')
+                 END)[1]
         END
     )""",
     r"""eql_ip_hex(s) AS (
@@ -173,10 +168,14 @@ _MACROS: tuple[str, ...] = (
              WHEN contains(s, ':') THEN eql_ipv6_hex(split_part(s, '%', 1))
              ELSE eql_ipv4_hex(s) END
     )""",
+    # Whether a hex address lies in any [low, high] range (false when it does not parse).
+    r"""eql_cidr_in(h, ranges) AS (
+        coalesce(list_bool_or(list_transform(ranges, lambda r: h BETWEEN r[1] AND r[2])), false)
+    )""",
 )
 
 
-def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the macros on this connection (temporary: nothing is written to the file)."""
-    # One round trip for all of them: opening a connection should stay cheap.
-    con.execute(";\n".join(f"CREATE OR REPLACE TEMP MACRO {body}" for body in _MACROS))
+def install(con: duckdb.DuckDBPyConnection, *, temporary: bool = False) -> None:
+    """Create (or refresh) the macros: in the store file, or on this connection only."""
+    kind = "TEMP MACRO" if temporary else "MACRO"
+    con.execute(";\n".join(f"CREATE OR REPLACE {kind} {body}" for body in _MACROS))

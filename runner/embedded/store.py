@@ -104,6 +104,7 @@ class Store:
         self._sleep = sleep
         self._local = threading.local()
         self._schemas_applied: set[tuple[str, tuple[str, ...]]] = set()
+        self._macros_installed = False
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -183,4 +184,6 @@ class Store:
             for statement in statements:
                 con.execute(statement)
             self._schemas_applied.add(key)
-        sqlfuncs.install(con)
+        if not self._macros_installed:
+            sqlfuncs.install(con)
+            self._macros_installed = True
