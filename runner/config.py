@@ -35,6 +35,7 @@ class ElasticsearchSettings:
     verify_certs: bool = True
     request_timeout: float = 30.0
     max_retries: int = 3
+    index_prefix: str = "runner"  # runner-state, runner-executions, runner-gaps
 
     @property
     def configured(self) -> bool:
@@ -157,6 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="elasticsearch.request_timeout", env="RUNNER_ES_REQUEST_TIMEOUT",
             parse=_positive_float),
     Setting(key="elasticsearch.max_retries", env="RUNNER_ES_MAX_RETRIES", parse=_int(0, 100)),
+    Setting(key="elasticsearch.index_prefix", env="RUNNER_ES_INDEX_PREFIX", parse=_text),
 )  # fmt: skip
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
 

@@ -58,7 +58,9 @@ class App:
                 from runner.backends.elasticsearch import ElasticsearchBackend
 
                 self._backend = ElasticsearchBackend(
-                    self.settings.elasticsearch, alerts_index=self.settings.alerts_index
+                    self.settings.elasticsearch,
+                    alerts_index=self.settings.alerts_index,
+                    index_prefix=self.settings.elasticsearch.index_prefix,
                 )
             else:
                 from runner.backends.embedded import EmbeddedBackend

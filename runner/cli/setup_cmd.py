@@ -1,4 +1,4 @@
-"""``runner setup``: create the runner's index templates and indices on the cluster."""
+"""``runner setup``: create the runner's indices on the cluster, or its tables in the store."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ import argparse
 
 from runner.cli.app import App, Commands
 from runner.cli.output import table
-from runner.errors import UsageError
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     setup = commands.add_parser(
         "setup",
-        help="create the alerts, executions, run-state and gaps indices on Elasticsearch",
+        help="create the alerts, executions, run-state and gaps indices (or store tables)",
         parents=[parent],
     )
-    setup.add_argument("--index-prefix", default="runner", metavar="PREFIX",
+    setup.add_argument("--index-prefix", default=None, metavar="PREFIX",
                        help="prefix of the run-state, executions and gaps indices "
-                            "(default: runner)")  # fmt: skip
+                            "(default: [elasticsearch] index_prefix, runner)")  # fmt: skip
     setup.set_defaults(func=cmd_setup)
 
 
@@ -26,14 +25,11 @@ def cmd_setup(args: argparse.Namespace, app: App) -> int:
 
     settings = app.settings
     if not settings.elasticsearch.configured:
-        raise UsageError(
-            "runner setup needs an Elasticsearch cluster: pass --es URL, set RUNNER_ES_URL, "
-            "or set [elasticsearch] hosts / cloud_id in the configuration file"
-        )
+        return _setup_store(app)
     with ElasticsearchBackend(
         settings.elasticsearch,
         alerts_index=settings.alerts_index,
-        index_prefix=args.index_prefix,
+        index_prefix=args.index_prefix or settings.elasticsearch.index_prefix,
     ) as backend:
         version = backend.cluster_version()
         steps = backend.setup()
@@ -42,4 +38,16 @@ def cmd_setup(args: argparse.Namespace, app: App) -> int:
     table(("action", "kind", "name"), [(s.action, s.kind, s.name) for s in steps])
     created = sum(1 for s in steps if s.action != "exists")
     print(f"\n{created} created or updated, {len(steps) - created} already existed")
+    return 0
+
+
+def _setup_store(app: App) -> int:
+    """The embedded store creates its tables on first use; this makes that use explicit."""
+    store = app.store()
+    existed = store.path.exists()
+    with store.connect() as con:
+        tables = [row[0] for row in con.execute("SHOW TABLES").fetchall()]
+    state = "already existed" if existed else "created"
+    print(f"embedded store {store.path} {state}; tables: {', '.join(sorted(tables))}")
+    print("(no Elasticsearch configured: pass --es URL to set up a cluster instead)")
     return 0

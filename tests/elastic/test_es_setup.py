@@ -126,13 +126,17 @@ def test_cli_setup_prints_what_it_created(
     assert out.strip().endswith("8 created or updated, 0 already existed")
 
 
-def test_cli_setup_without_a_cluster(
+def test_cli_setup_without_a_cluster_prepares_the_store(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_cli(capsys, monkeypatch, "setup")
-    assert code == 2
-    assert "runner setup needs an Elasticsearch cluster" in err
+    code, out, _ = run_cli(capsys, monkeypatch, "setup")
+    assert code == 0
+    assert "embedded store .runner/runner.duckdb created" in out
+    assert "alerts" in out and "rule_state" in out
+    assert (tmp_path / ".runner" / "runner.duckdb").is_file()
+    code, out, _ = run_cli(capsys, monkeypatch, "setup")
+    assert code == 0 and "already existed" in out
 
 
 def test_cli_bad_credentials_one_line_exit_4(
