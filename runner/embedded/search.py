@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from runner.embedded.catalog import Catalog
+from runner.embedded.dsl_sql import dsl_filter
 from runner.embedded.eql_sql import EqlCompiler
 from runner.embedded.indices import index_filter
 from runner.embedded.kql_sql import KqlCompiler
@@ -64,11 +65,12 @@ def search_kql(store: Store, request: KqlRequest) -> tuple[Hit, ...]:
                 compiler.query(request.query),
                 index_filter(request.indices),
                 time_range_filter(catalog, request.time_range),
+                *(dsl_filter(catalog, f) for f in request.filters),
             ]
             order = timestamp_order(catalog, request.timestamp_field)
             rows = con.execute(
                 f"SELECT _seq FROM events WHERE {all_of(where)} "
-                f"ORDER BY {order} LIMIT {int(request.size)}"
+                f"ORDER BY {order} LIMIT {int(request.size)} OFFSET {int(request.offset)}"
             ).fetchall()
             seqs = [int(r[0]) for r in rows]
             hits = fetch_hits(con, seqs)

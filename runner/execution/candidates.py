@@ -41,6 +41,8 @@ class CandidateBatch:
     partial_reason: str | None = None  # the backend answered from part of the data
 
 
+MAX_RESULT_WINDOW = 10_000
+
 # Drops candidates whose alert already exists, so re-found events never use up the cap.
 Fresh = Callable[[list[Candidate]], list[Candidate]]
 
@@ -125,6 +127,9 @@ def query_candidates(
         offset += len(hits)
         if len(kept) > rule.max_signals or len(hits) < page_size:
             return CandidateBatch(candidates=tuple(kept))
+        if offset >= MAX_RESULT_WINDOW:
+            # Elasticsearch's default index.max_result_window: deeper paging is refused there.
+            return CandidateBatch(candidates=tuple(kept), more=True)
 
 
 def new_terms_candidates(

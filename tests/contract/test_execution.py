@@ -349,3 +349,42 @@ def test_each_seed_rule_caps_at_max_signals_then_dedupes(harness: Harness, stem:
         # EQL returns the most recent max_signals matches: all of them are duplicates now.
         assert (again.alerts_created, again.duplicates) == (0, 100)
     assert len(shells(harness.backend, rule)) == (150 if rule.type == "new_terms" else 100)
+
+
+QUERY_RULE = """\
+[rule]
+name = "Bash From Emond (query rule)"
+rule_id = "q-1"
+type = "query"
+language = "kuery"
+description = "KQL query rule for the contract suite."
+index = ["logs-endpoint.events.process*"]
+risk_score = 21
+severity = "low"
+from = "now-9m"
+timestamp_override = "event.ingested"
+query = 'host.os.type:macos and process.parent.name:emond and process.name:(bash or "sh")'
+"""
+
+
+def test_query_rule_alerts_pages_past_duplicates_and_caps(harness: Harness) -> None:
+    path = harness.tmp / "query_rule.toml"
+    path.write_text(QUERY_RULE)
+    (rule,) = load_rules([path]).rules
+    start = NOW - 8 * MIN
+    harness.load(
+        [process(f"q-{i}", start + i * timedelta(seconds=1)) for i in range(150)]
+        + [
+            process("q-sh", NOW - MIN, name="sh"),
+            process("q-zsh", NOW - MIN, name="zsh"),  # not in the value list
+            process("q-Bash", NOW - MIN, name="Bash"),  # KQL on keywords is case-sensitive
+        ]
+    )
+    executor = Executor(backend=harness.backend)
+    (first,) = executor.run(rule, NOW)
+    assert (first.status, first.alerts_created, first.capped) == ("partial failure", 100, True)
+    (second,) = executor.run(rule, NOW)  # the oldest 100 are duplicates; the rest fit the cap
+    assert (second.status, second.alerts_created) == ("succeeded", 51)
+    ids = alerted_ids(harness.backend, rule)
+    assert "q-sh" in ids and "q-zsh" not in ids and "q-Bash" not in ids
+    assert len(ids) == 151
