@@ -99,17 +99,13 @@ def _read_cases(rule: Rule, folder: Path, expected: Path) -> list[RuleCase]:
 
 
 def _times(value: Any, where: str) -> tuple[datetime, ...]:
-    items = value if isinstance(value, list) else [value]
+    items = [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+    if not items:
+        raise UsageError(f"{where}: required (ISO 8601 time of the execution)")
     try:
-        return tuple(parse_absolute(str(item)) for item in items if item is not None) or _missing(
-            where
-        )
+        return tuple(parse_absolute(str(item)) for item in items)
     except TimeParseError as exc:
         raise UsageError(f"{where}: {exc}") from None
-
-
-def _missing(where: str) -> tuple[datetime, ...]:
-    raise UsageError(f"{where}: required (ISO 8601 time of the execution)")
 
 
 def _ids(value: Any, where: str) -> list[str]:
