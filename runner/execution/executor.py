@@ -131,7 +131,8 @@ class Executor:
         }
         result = self._finish(rule, window, started, t0, status=status, message=message,
                               **record_kwargs)  # fmt: skip
-        log.info(
+        # Debug: the daemon logs one info line per execution; `once` prints a summary.
+        log.debug(
             "rule_window_executed",
             status=status,
             window_from=isoformat(window.start),
