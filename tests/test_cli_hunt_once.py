@@ -135,3 +135,41 @@ def test_demo_finds_every_seed_rule(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert name in out
     created = int(out.split(" alert(s) created")[0].rsplit(" ", 1)[1])
     assert created >= 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["once", "--rule", "nosuch"], "loaded rules: emond_child_process"),
+        (["once", "--rule", "emnod"], "did you mean: emond_child_process"),
+        (["events", "load", "/nonexistent.ndjson"], "no such file: /nonexistent.ndjson"),
+        (["demo", "--hosts", "1"], "hosts must be at least 2"),
+        (["alerts", "list"], "no store at"),
+        (["executions"], "no store at"),
+        (["hunt", "any where true"], "no store at"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    db = tmp_path / "missing" / "store.duckdb"
+    code, _, err = run(capsys, db, *args)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert not db.exists()  # read-only commands never create a store
+
+
+def test_bad_index_name_is_refused(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "one.ndjson"
+    path.write_text('{"@timestamp": "2024-05-01T12:00:00Z"}\n')
+    for bad in ("", "BAD INDEX", "Upper", "_under"):
+        code, _, err = run(capsys, store, "events", "load", str(path), "--index", bad)
+        assert code == 2 and "invalid index name" in err
+
+
+def test_once_rule_and_all_exclude_each_other(store: Path) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--store", str(store), "once", "--all", "--rule", "emond"])
+    assert caught.value.code == 2

@@ -72,10 +72,24 @@ class App:
         """The embedded store file (for commands that only make sense on it)."""
         return Store(self.settings.store)
 
+    def existing_backend(self) -> Backend:
+        """The backend for read-only commands: a missing store file is an error, not created."""
+        if not self.settings.elasticsearch.configured and not self.settings.store.exists():
+            raise UsageError(
+                f"no store at {self.settings.store}: load events first (`runner events load`, "
+                "`runner demo`) or point --store / RUNNER_STORE at an existing one"
+            )
+        return self.backend()
+
     def select(self, names: list[str] | None, *, all_rules: bool = False) -> list[Rule]:
         """The rules named by ``--rule`` (each resolved), or every enabled rule."""
-        rules = list(self.rule_set().rules)
+        rule_set = self.rule_set()
+        rules = list(rule_set.rules)
         if names:
+            for name in names:
+                broken = [e for e in rule_set.errors if Path(e.path).stem == name]
+                if broken:
+                    raise UsageError(f"rule {name!r} failed to load: {broken[0].message}")
             return resolve_rules(rules, names)
         if all_rules:
             return [r for r in rules if r.enabled]

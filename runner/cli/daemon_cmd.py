@@ -163,7 +163,7 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
 def cmd_status(args: argparse.Namespace, app: App) -> int:
     rules = app.select(args.rule) if args.rule else list(app.rule_set().rules)
     now = utcnow()
-    statuses = collect_status(sorted(rules, key=lambda r: r.stem), app.backend(), now)
+    statuses = collect_status(sorted(rules, key=lambda r: r.stem), app.existing_backend(), now)
     if args.json:
         for item in statuses:
             print(json.dumps(item.as_json()))

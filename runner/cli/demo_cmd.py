@@ -11,6 +11,7 @@ from runner.cli.app import App, Commands
 from runner.cli.events_cmd import load_files
 from runner.cli.run_cmd import print_alerts, print_records
 from runner.demo import EventSet, GeneratorConfig
+from runner.errors import UsageError
 from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, utcnow
@@ -31,7 +32,11 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 def cmd_demo(args: argparse.Namespace, app: App) -> int:
     now = utcnow()
     seed = args.seed if args.seed is not None else int(now.timestamp())
-    events = EventSet(GeneratorConfig(now=now, hosts=args.hosts, events=args.events, seed=seed))
+    try:
+        config = GeneratorConfig(now=now, hosts=args.hosts, events=args.events, seed=seed)
+        events = EventSet(config)
+    except ValueError as exc:  # the generator's own check of --hosts / --events
+        raise UsageError(f"demo: {exc}") from None
     manifest = events.manifest
     print(
         f"Generated {args.events} events on {args.hosts} hosts around {isoformat(now)} "

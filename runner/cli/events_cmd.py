@@ -7,10 +7,12 @@ import gzip
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from runner.cli.app import App, Commands
 from runner.cli.output import ProgressBar
 from runner.embedded.ingest import LoadProgress, load_events
+from runner.errors import UsageError
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -36,6 +38,11 @@ def cmd_load(args: argparse.Namespace, app: App) -> int:
 
 def load_files(app: App, files: list[str], *, index: str | None) -> int:
     """Load NDJSON files into the configured backend; prints a summary; returns an exit code."""
+    missing = [name for name in files if name != "-" and not Path(name).is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    if index is not None:
+        check_index_name(index)
     if app.settings.elasticsearch.configured:
         return _load_into_cluster(app, files, index)
     bar = ProgressBar("loading")
@@ -87,3 +94,18 @@ def _open_text(name: str) -> Iterator[Iterable[str]]:
     opener = gzip.open if name.endswith(".gz") else open
     with opener(name, "rt", encoding="utf-8") as handle:
         yield handle
+
+
+_INDEX_FORBIDDEN = set(' \\/*?"<>|,#:')
+
+
+def check_index_name(name: str) -> None:
+    """Elasticsearch's index name rules, so a typo fails here rather than at the cluster."""
+    bad = sorted(set(name) & _INDEX_FORBIDDEN)
+    if not name or name in (".", "..") or name.startswith(("-", "_", "+")) or bad:
+        raise UsageError(
+            f"invalid index name {name!r}: it must be non-empty, not start with -, _ or +, "
+            f'and not contain spaces or any of \\ / * ? " < > | , # :'
+        )
+    if name != name.lower():
+        raise UsageError(f"invalid index name {name!r}: Elasticsearch index names are lowercase")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from runner.cli.app import App, Commands
-from runner.cli.output import shorten, table
+from runner.cli.output import positive_int, shorten, table
 from runner.eql import parse_eql
 from runner.kql import parse_kql
 from runner.search import EqlRequest, EqlResult, Hit, KqlRequest, MissingEvent, TimeRange
@@ -25,7 +25,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     )
     hunt.add_argument("--from", dest="from_", metavar="TIME", help="ISO 8601 or date math")
     hunt.add_argument("--to", metavar="TIME", help="ISO 8601 or date math")
-    hunt.add_argument("--size", type=int, default=100, metavar="N")
+    hunt.add_argument("--size", type=positive_int, default=100, metavar="N")
     hunt.add_argument("--tiebreaker-field", metavar="F")
     hunt.add_argument("--timestamp-field", metavar="F", default="@timestamp")
     hunt.add_argument("--event-category-field", metavar="F", default="event.category")
@@ -43,7 +43,7 @@ def cmd_hunt(args: argparse.Namespace, app: App) -> int:
             end=parse_time(args.to, now) if args.to else None,
         )
     indices = tuple(p.strip() for p in args.index.split(",") if p.strip())
-    backend = app.backend()
+    backend = app.existing_backend()
     if args.language == "kuery":
         hits = backend.search_kql(
             KqlRequest(

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from runner.cli.app import App, Commands
-from runner.cli.output import shorten, table
+from runner.cli.output import positive_int, shorten, table
 from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
@@ -18,13 +18,14 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     once = commands.add_parser(
         "once", help="run rules now (or at a logical time) and exit", parents=[parent]
     )
-    once.add_argument(
+    which = once.add_mutually_exclusive_group()
+    which.add_argument(
         "--rule",
         action="append",
         metavar="NAME",
         help="rule to run (repeatable): file stem, rule_id or part of the name",
     )
-    once.add_argument("--all", action="store_true", help="run every enabled rule")
+    which.add_argument("--all", action="store_true", help="run every enabled rule")
     once.add_argument(
         "--now",
         metavar="TIME",
@@ -40,7 +41,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     for parser in (listing, export):
         parser.add_argument("--rule", action="append", metavar="NAME")
         parser.add_argument("--since", metavar="TIME", help="ISO 8601 or date math (now-24h)")
-    listing.add_argument("--limit", type=int, default=50, metavar="N")
+    listing.add_argument("--limit", type=positive_int, default=50, metavar="N")
     listing.add_argument(
         "--all-alerts", action="store_true", help="include sequence building-block alerts"
     )
@@ -51,7 +52,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
         "executions", help="the execution log, newest first", parents=[parent]
     )
     executions.add_argument("--rule", action="append", metavar="NAME")
-    executions.add_argument("--limit", type=int, default=50, metavar="N")
+    executions.add_argument("--limit", type=positive_int, default=50, metavar="N")
     executions.set_defaults(func=cmd_executions)  # fmt: skip
 
 
@@ -62,7 +63,7 @@ def cmd_once(args: argparse.Namespace, app: App) -> int:
     executor = Executor(backend=backend)
     records: list[ExecutionRecord] = []
     for rule in rules:
-        records += executor.run(rule, now)
+        records += executor.run(rule, now, manual=now is not None)
     if args.json:
         for record in records:
             print(json.dumps(record.summary()))
@@ -100,7 +101,7 @@ def _rule_ids(args: argparse.Namespace, app: App) -> list[str]:
 
 def cmd_alerts_list(args: argparse.Namespace, app: App) -> int:
     since = parse_time(args.since, utcnow()) if args.since else None
-    alerts = app.backend().list_alerts(
+    alerts = app.existing_backend().list_alerts(
         rule_ids=_rule_ids(args, app),
         since=since,
         # Building blocks are filtered out below, so the limit applies after that.
@@ -137,13 +138,15 @@ def _host(alert: dict[str, Any]) -> str:
 
 def cmd_alerts_export(args: argparse.Namespace, app: App) -> int:
     since = parse_time(args.since, utcnow()) if args.since else None
-    for alert in app.backend().list_alerts(rule_ids=_rule_ids(args, app), since=since):
+    for alert in app.existing_backend().list_alerts(rule_ids=_rule_ids(args, app), since=since):
         sys.stdout.write(json.dumps(alert, sort_keys=True) + "\n")
     return 0
 
 
 def cmd_executions(args: argparse.Namespace, app: App) -> int:
-    records = app.backend().list_executions(rule_ids=_rule_ids(args, app), limit=args.limit)
+    records = app.existing_backend().list_executions(
+        rule_ids=_rule_ids(args, app), limit=args.limit
+    )
     rows = [
         (
             _clock(r.started_at),

@@ -29,6 +29,23 @@ from runner.timeutil import parse_datemath
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AlertStamp:
+    """When alerts are made: ``created`` is the wall clock (the alert's ``@timestamp``);
+    ``intended`` the logical time a manual run (replay, backfill) stands in for."""
+
+    created: datetime
+    intended: datetime | None = None
+    execution_id: str | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "now": self.created,
+            "intended_timestamp": self.intended,
+            "execution_uuid": self.execution_id,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Candidate:
     id: str
     documents: tuple[dict[str, Any], ...]  # the counted alert first
@@ -70,7 +87,7 @@ def _filters(rule: Rule) -> tuple[dict[str, Any], ...]:
 
 
 def eql_candidates(
-    backend: Backend, rule: Rule, window: Window, now: datetime, fresh: Fresh
+    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
 ) -> CandidateBatch:
     request = EqlRequest(
         query=rule.eql,
@@ -85,10 +102,10 @@ def eql_candidates(
     result = backend.search_eql(request)
     found: list[Candidate] = []
     for hit in result.events:
-        alert = build_event_alert(rule, hit, now=now)
+        alert = build_event_alert(rule, hit, **stamp.kwargs())
         found.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
     for match in result.sequences:
-        shell, blocks = build_sequence_alerts(rule, match, now=now)
+        shell, blocks = build_sequence_alerts(rule, match, **stamp.kwargs())
         found.append(Candidate(id=shell["kibana.alert.uuid"], documents=(shell, *blocks)))
     returned = len(result.events) + len(result.sequences)
     partial = (
@@ -104,7 +121,7 @@ def eql_candidates(
 
 
 def query_candidates(
-    backend: Backend, rule: Rule, window: Window, now: datetime, fresh: Fresh
+    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
 ) -> CandidateBatch:
     """Pages oldest first until more than ``max_signals`` fresh candidates or no more hits."""
     page_size = rule.max_signals
@@ -122,7 +139,7 @@ def query_candidates(
                 filters=_filters(rule),
             )
         )
-        page = [build_event_alert(rule, hit, now=now) for hit in hits]
+        page = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in hits]
         kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
         offset += len(hits)
         if len(kept) > rule.max_signals or len(hits) < page_size:
@@ -133,7 +150,7 @@ def query_candidates(
 
 
 def new_terms_candidates(
-    backend: Backend, rule: Rule, window: Window, now: datetime, fresh: Fresh
+    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
 ) -> CandidateBatch:
     """Kibana's three phases, page by page, until the cap is passed or no page is left."""
     assert rule.new_terms is not None
@@ -164,7 +181,9 @@ def new_terms_candidates(
             TermDocumentsRequest(terms=terms, time_range=in_window, keys=new_keys)
         )
         page = [
-            build_new_terms_alert(rule, docs[key], key, now=now) for key in new_keys if key in docs
+            build_new_terms_alert(rule, docs[key], key, **stamp.kwargs())
+            for key in new_keys
+            if key in docs
         ]
         kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
         if len(kept) > rule.max_signals:

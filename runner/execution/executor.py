@@ -16,6 +16,7 @@ from typing import Any
 from runner.backends.base import Backend
 from runner.errors import BackendError, QueryError, RunnerError, StoreError
 from runner.execution.candidates import (
+    AlertStamp,
     Candidate,
     CandidateBatch,
     eql_candidates,
@@ -49,8 +50,13 @@ class Executor:
     backend: Backend
     clock: Callable[[], datetime] = field(default=utcnow)
 
-    def run(self, rule: Rule, now: datetime | None = None) -> list[ExecutionRecord]:
-        """Every window due at ``now`` (default: the clock), oldest first."""
+    def run(
+        self, rule: Rule, now: datetime | None = None, *, manual: bool = False
+    ) -> list[ExecutionRecord]:
+        """Every window due at ``now`` (default: the clock), oldest first.
+
+        ``manual`` marks a replay at a chosen time: its alerts carry that time as
+        ``kibana.alert.intended_timestamp`` (their ``@timestamp`` is always the wall clock)."""
         now = now or self.clock()
         state = self.backend.load_state(rule.rule_id)
         plan = plan_windows(rule, now, state)
@@ -60,7 +66,7 @@ class Executor:
         # Before its first window nothing is owed: a failed first window is then caught up.
         covered_to = state.covered_to if state and state.covered_to else plan.windows[0].start
         for window in plan.windows:
-            outcome = self.run_window(rule, window, now)
+            outcome = self.run_window(rule, window, now, manual=manual)
             records.append(outcome.record)
             if not outcome.advanced:
                 break  # later windows would move covered_to past the failed one
@@ -77,9 +83,15 @@ class Executor:
         )
         return records
 
-    def run_window(self, rule: Rule, window: Window, now: datetime) -> WindowOutcome:
-        """Search one window and write its alerts; records the execution."""
+    def run_window(
+        self, rule: Rule, window: Window, now: datetime, *, manual: bool = True
+    ) -> WindowOutcome:
+        """Search one window and write its alerts; records the execution.  A window run on
+        its own (a backfill) is a manual run standing in for ``now``."""
         started = self.clock()
+        stamp = AlertStamp(
+            created=started, intended=now if manual else None, execution_id=str(uuid.uuid4())
+        )
         log = get_logger().bind(rule=rule.name, rule_id=rule.rule_id)
         t0 = time.perf_counter()
         duplicates = 0
@@ -91,9 +103,17 @@ class Executor:
             return [c for c in found if c.id not in existing]
 
         try:
-            batch = self._candidates(rule, window, now, fresh)
+            batch = self._candidates(rule, window, stamp, fresh)
         except (BackendError, StoreError, QueryError) as exc:
-            return self._finish(rule, window, started, t0, status="failed", message=str(exc))
+            return self._finish(
+                rule,
+                window,
+                started,
+                t0,
+                status="failed",
+                message=str(exc),
+                execution_id=stamp.execution_id,
+            )
         search_ms = _ms_since(t0)
         capped = batch.more or len(batch.candidates) > rule.max_signals
         chosen = batch.candidates[: rule.max_signals]
@@ -103,6 +123,7 @@ class Executor:
         except RunnerError as exc:
             return self._finish(
                 rule, window, started, t0, status="failed", message=f"writing alerts: {exc}",
+                execution_id=stamp.execution_id,
                 search_ms=search_ms, index_ms=_ms_since(t1), candidates=len(chosen) + duplicates,
                 duplicates=duplicates,
             )  # fmt: skip
@@ -130,6 +151,7 @@ class Executor:
             "capped": capped,
         }
         result = self._finish(rule, window, started, t0, status=status, message=message,
+                              execution_id=stamp.execution_id,
                               **record_kwargs)  # fmt: skip
         # Debug: the daemon logs one info line per execution; `once` prints a summary.
         log.debug(
@@ -145,14 +167,14 @@ class Executor:
         self,
         rule: Rule,
         window: Window,
-        now: datetime,
+        stamp: AlertStamp,
         fresh: Callable[[list[Candidate]], list[Candidate]],
     ) -> CandidateBatch:
         if rule.type == "eql":
-            return eql_candidates(self.backend, rule, window, now, fresh)
+            return eql_candidates(self.backend, rule, window, stamp, fresh)
         if rule.type == "new_terms":
-            return new_terms_candidates(self.backend, rule, window, now, fresh)
-        return query_candidates(self.backend, rule, window, now, fresh)
+            return new_terms_candidates(self.backend, rule, window, stamp, fresh)
+        return query_candidates(self.backend, rule, window, stamp, fresh)
 
     def _finish(
         self,
@@ -163,11 +185,12 @@ class Executor:
         *,
         status: Status,
         message: str,
+        execution_id: str | None = None,
         **metrics: Any,
     ) -> WindowOutcome:
         metrics.setdefault("search_ms", _ms_since(t0))
         record = ExecutionRecord(
-            execution_id=str(uuid.uuid4()),
+            execution_id=execution_id or str(uuid.uuid4()),
             rule_id=rule.rule_id,
             rule_name=rule.name,
             started_at=started,

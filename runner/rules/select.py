@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 
 from runner.errors import RuleSelectionError
@@ -20,9 +21,17 @@ def resolve_rule(rules: Sequence[Rule], name: str) -> Rule:
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        stems = sorted(r.stem for r in rules)
+        close = sorted(r.stem for r in rules if _similar(needle, r))[:5]
+        candidates = close or (stems if len(stems) <= 20 else [])
+        hint = (
+            "; did you mean: " + ", ".join(candidates)
+            if close
+            else ("; loaded rules: " + ", ".join(candidates) if candidates else "")
+        )
         raise RuleSelectionError(
-            f"no rule matches {name!r} (by file name, rule_id or name); "
-            f"{len(rules)} rule(s) loaded — see `runner rules list`"
+            f"no rule matches {name!r} (by file name, rule_id or name){hint} "
+            f"({len(rules)} rule(s) loaded; see `runner rules list`)"
         )
     listing = "\n".join(f"  {r.stem}  ({r.name})" for r in sorted(matches, key=lambda r: r.stem))
     raise RuleSelectionError(
@@ -37,3 +46,9 @@ def resolve_rules(rules: Sequence[Rule], names: Iterable[str]) -> list[Rule]:
         rule = resolve_rule(rules, name)
         chosen.setdefault(rule.rule_id, rule)
     return list(chosen.values())
+
+
+def _similar(needle: str, rule: Rule) -> bool:
+    """A likely typo of the stem, a word of it, or a word of the name (``emnod``)."""
+    words = {rule.stem.lower(), *rule.stem.lower().split("_"), *rule.name.lower().split()}
+    return any(difflib.SequenceMatcher(None, needle, word).ratio() >= 0.75 for word in words)

@@ -388,3 +388,16 @@ def test_query_rule_alerts_pages_past_duplicates_and_caps(harness: Harness) -> N
     ids = alerted_ids(harness.backend, rule)
     assert "q-sh" in ids and "q-zsh" not in ids and "q-Bash" not in ids
     assert len(ids) == 151
+
+
+def test_alert_timestamps_wall_clock_and_intended_time(harness: Harness) -> None:
+    rule = seed("emond")
+    harness.load([process("tp", NOW - 2 * MIN)])
+    wall = datetime(2024, 6, 1, 8, 30, tzinfo=UTC)
+    Executor(backend=harness.backend, clock=lambda: wall).run(rule, NOW, manual=True)
+    (alert,) = shells(harness.backend, rule)
+    assert alert["@timestamp"] == "2024-06-01T08:30:00.000Z"  # when it was created
+    assert alert["kibana.alert.intended_timestamp"] == "2024-05-01T12:00:00.000Z"  # replayed
+    assert alert["kibana.alert.rule.execution.type"] == "manual"
+    (record,) = harness.backend.list_executions(rule_ids=[rule.rule_id])
+    assert alert["kibana.alert.rule.execution.uuid"] == record.execution_id
