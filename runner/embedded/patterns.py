@@ -114,7 +114,12 @@ class _Parser:
                     self.pos = start
                     raise self.error("malformed repetition {...}")
                 self.take()
-                atom = f"(?:{atom}){{{body}}}"
+                low, _, high = body.partition(",")
+                if high and int(high) < int(low):
+                    # Lucene builds an empty automaton for {3,1}; RE2 would refuse the pattern.
+                    atom = r"(?:\b\B)"
+                else:
+                    atom = f"(?:{atom}){{{body}}}"
             else:
                 self.take()
                 atom = f"(?:{atom}){ch}"
