@@ -29,6 +29,7 @@ class Harness:
     backend: Backend
     tmp: Path
     kind: str
+    namespace: str = "default"
 
     def load(self, hits: Sequence[dict[str, Any]]) -> None:
         if isinstance(self.backend, EmbeddedBackend):
@@ -37,31 +38,69 @@ class Harness:
             summary = load_events(self.backend.store, [path])
             assert summary.skipped == 0, summary.problems
             return
-        lines = [json.dumps(h) for h in hits]  # pragma: no cover - needs a cluster
-        self.backend.index_events(lines)  # type: ignore[attr-defined]
+        # On a cluster each test writes into its own namespace of the rules' data streams
+        # (logs-endpoint.events.process-<ns> still matches logs-endpoint.events.process*).
+        lines = [
+            json.dumps({**h, "_index": _namespaced(h["_index"], self.namespace)}) for h in hits
+        ]
+        outcome = self.backend.index_events(lines)  # type: ignore[attr-defined]
+        assert not outcome.failed, outcome.failed
 
 
-def _elasticsearch(tmp: Path) -> Harness:  # pragma: no cover - needs a cluster
-    url = os.environ.get("RUNNER_TEST_ES_URL")
-    if not url:
-        pytest.skip(
-            "no Elasticsearch cluster: set RUNNER_TEST_ES_URL to run the contract suite on one"
+def _namespaced(index: str, namespace: str) -> str:
+    return index.rsplit("-", 1)[0] + f"-{namespace}"
+
+
+def _executable(request: pytest.FixtureRequest) -> Path | None:
+    try:
+        configured = request.config.getoption("elasticsearch_executable") or request.config.getini(
+            "elasticsearch_executable"
         )
-    from runner.backends.elasticsearch import ElasticsearchBackend
-    from runner.config import ElasticsearchSettings
+    except ValueError:  # pytest-elasticsearch is not installed
+        return None
+    path = Path(str(configured)) if configured else None
+    return path if path is not None and path.is_file() else None
 
-    prefix = f"runner-test-{uuid.uuid4().hex[:8]}"
-    backend = ElasticsearchBackend(
-        ElasticsearchSettings(hosts=(url,)), alerts_index=f"{prefix}-alerts", index_prefix=prefix
+
+def _cluster_url(request: pytest.FixtureRequest) -> str:
+    url = os.environ.get("RUNNER_TEST_ES_URL")
+    if url:
+        return url
+    if _executable(request) is not None:
+        proc = request.getfixturevalue("elasticsearch_proc")
+        return f"http://{proc.host}:{proc.port}"
+    pytest.skip(
+        "no Elasticsearch cluster: set RUNNER_TEST_ES_URL, or give pytest-elasticsearch an "
+        "executable (--elasticsearch-executable PATH)"
     )
-    backend.setup()
-    return Harness(backend=backend, tmp=tmp, kind="elasticsearch")
 
 
 @pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "embedded":
-        yield Harness(backend=EmbeddedBackend(Store(tmp_path / "store.duckdb")), tmp=tmp_path,
-                      kind="embedded")  # fmt: skip
-    else:
-        yield _elasticsearch(tmp_path)
+        yield Harness(
+            backend=EmbeddedBackend(Store(tmp_path / "store.duckdb")), tmp=tmp_path, kind="embedded"
+        )
+        return
+    from runner.backends.elasticsearch import ElasticsearchBackend  # pragma: no cover
+    from runner.config import ElasticsearchSettings
+
+    url = _cluster_url(request)  # pragma: no cover - needs a cluster
+    namespace = f"rt{uuid.uuid4().hex[:10]}"
+    backend = ElasticsearchBackend(
+        ElasticsearchSettings(hosts=(url,)),
+        alerts_index=f"runner-test-{namespace}-alerts",
+        index_prefix=f"runner-test-{namespace}",
+    )
+    backend.setup()
+    try:
+        yield Harness(backend=backend, tmp=tmp_path, kind="elasticsearch", namespace=namespace)
+    finally:
+        client = backend.client
+        client.request("DELETE", f"/_data_stream/logs-endpoint.events.*-{namespace}", allow=(404,))
+        client.request("DELETE", f"/runner-test-{namespace}-*?expand_wildcards=all", allow=(404,))
+        for name in ("alerts", "executions", "state", "gaps"):
+            client.request(
+                "DELETE", f"/_index_template/runner-test-{namespace}-{name}", allow=(404,)
+            )
+        backend.close()
