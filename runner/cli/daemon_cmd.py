@@ -6,14 +6,21 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
+from runner.backends.base import Backend
+from runner.backends.embedded import EmbeddedBackend
 from runner.cli.app import App, Commands
 from runner.cli.output import ProgressBar, shorten, table
 from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges, run_backfill
 from runner.daemon.scheduler import Daemon, DaemonOptions
 from runner.daemon.status import RuleStatus, backfill_command, collect_status
+from runner.embedded.store import Store
 from runner.errors import UsageError
 from runner.rules.loader import RuleSet, load_rules
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
@@ -160,10 +167,22 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
 
 
 # -- status -------------------------------------------------------------------------------
+@contextmanager
+def _status_backend(app: App) -> Iterator[Backend]:
+    """Before any store exists every rule simply has not run: read an empty throwaway store
+    rather than creating the file."""
+    if app.settings.elasticsearch.configured or app.settings.store.exists():
+        yield app.backend()
+        return
+    with tempfile.TemporaryDirectory(prefix="runner-status-") as tmp:
+        yield EmbeddedBackend(Store(Path(tmp) / "empty.duckdb"))
+
+
 def cmd_status(args: argparse.Namespace, app: App) -> int:
     rules = app.select(args.rule) if args.rule else list(app.rule_set().rules)
     now = utcnow()
-    statuses = collect_status(sorted(rules, key=lambda r: r.stem), app.existing_backend(), now)
+    with _status_backend(app) as backend:
+        statuses = collect_status(sorted(rules, key=lambda r: r.stem), backend, now)
     if args.json:
         for item in statuses:
             print(json.dumps(item.as_json()))
