@@ -115,11 +115,9 @@ class _Parser:
                     raise self.error("malformed repetition {...}")
                 self.take()
                 low, _, high = body.partition(",")
-                if high and int(high) < int(low):
-                    # Lucene builds an empty automaton for {3,1}; RE2 would refuse the pattern.
-                    atom = r"(?:\b\B)"
-                else:
-                    atom = f"(?:{atom}){{{body}}}"
+                # Lucene builds an empty automaton for {3,1}; RE2 would refuse the pattern.
+                empty = bool(high) and int(high) < int(low)
+                atom = r"(?:\b\B)" if empty else f"(?:{atom}){{{body}}}"
             else:
                 self.take()
                 atom = f"(?:{atom}){ch}"
