@@ -22,10 +22,11 @@ from runner.embedded.fields import (
     sql_string,
 )
 from runner.embedded.shape import Shape, transform_type
+from runner.embedded.store import EVENT_SEQ_INDEX
 
 __all__ = ["Catalog"]
 
-_INTERNAL = ("_seq", "_index", "_id", "_ts", "_source")
+_INTERNAL = ("_seq", "_index", "_id", "_ts", "_source", "rowid")
 
 
 @dataclass(slots=True)
@@ -35,13 +36,15 @@ class Catalog:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
-        row = con.execute("SELECT shape FROM event_shape WHERE id = 1").fetchone()
-        shape = Shape.from_json(json.loads(row[0])) if row else Shape()
+        # One round trip: every search starts here.
+        row = con.execute(
+            "SELECT (SELECT shape FROM event_shape WHERE id = 1), "
+            "(SELECT list({'f': field, 'c': col, 'k': kind, 'l': is_list}) FROM event_fields)"
+        ).fetchone()
+        shape = Shape.from_json(json.loads(row[0])) if row and row[0] else Shape()
         fields = {
-            name: FieldInfo(name=name, column=col, kind=kind, is_list=bool(is_list))
-            for name, col, kind, is_list in con.execute(
-                "SELECT field, col, kind, is_list FROM event_fields"
-            ).fetchall()
+            f["f"]: FieldInfo(name=f["f"], column=f["c"], kind=f["k"], is_list=bool(f["l"]))
+            for f in (row[1] if row and row[1] else [])
         }
         return cls(shape=shape, fields=fields)
 
@@ -54,7 +57,8 @@ class Catalog:
         taken = {
             str(r[0]).lower()
             for r in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'"
+                "SELECT column_name FROM duckdb_columns() "
+                "WHERE table_name = 'events' AND database_name = current_database()"
             ).fetchall()
         }
         taken.update(_INTERNAL)
@@ -82,6 +86,13 @@ class Catalog:
         # Stored rows are re-read from _source: the new shape covers them too.
         structure = sql_string(json.dumps(transform_type(shape), separators=(",", ":")))
         from_source = field_specs(shape, row=f"json_transform(_source, {structure})")
+        # DuckDB alters no column of a table that has an index.
+        indexed = con.execute(
+            "SELECT 1 FROM duckdb_indexes() WHERE index_name = ? AND database_name = "
+            "current_database()",
+            [EVENT_SEQ_INDEX],
+        ).fetchone()
+        con.execute(f"DROP INDEX IF EXISTS {EVENT_SEQ_INDEX}")
         for name, spec in changed.items():
             info = self.fields[name]
             con.execute(
@@ -91,6 +102,8 @@ class Catalog:
             updated = FieldInfo(name=name, column=info.column, kind=spec.kind, is_list=spec.is_list)
             self._save_field(con, updated)
             self.fields[name] = updated
+        if indexed:
+            con.execute(f"CREATE INDEX {EVENT_SEQ_INDEX} ON events (_seq)")
 
     def columns_for(self, specs: Mapping[str, FieldSpec]) -> list[tuple[str, str]]:
         """(field, quoted column) for the fields being inserted."""

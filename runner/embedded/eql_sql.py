@@ -31,7 +31,7 @@ from runner.embedded.values import NULL, NUMERIC, Kind, Value, as_text, literal_
 from runner.eql import ast
 from runner.errors import QueryError
 
-__all__ = ["EqlCompiler"]
+__all__ = ["EqlCompiler", "like_test"]
 
 
 class EqlCompiler:
@@ -153,14 +153,14 @@ class EqlCompiler:
     @staticmethod
     def _equals_any(value: Value, literals: Sequence[str]) -> str:
         """Equality with any of the literals (already in the value's type): set tests, which
-        DuckDB runs much faster than a lambda over the LIST."""
+        DuckDB runs much faster than a lambda over the LIST (and ``list_contains`` several
+        times faster than ``list_has_any``)."""
         if not value.multi:
             if len(literals) == 1:
                 return f"({value.sql} = {literals[0]})"
             return f"({value.sql} IN ({', '.join(literals)}))"
-        if len(literals) == 1:
-            return f"list_contains({value.sql}, {literals[0]})"
-        return f"list_has_any({value.sql}, [{', '.join(literals)}])"
+        tests = [f"list_contains({value.sql}, {literal})" for literal in literals]
+        return tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
 
     def numeric(self, value: Value, what: str) -> Value:
         value = value.scalar()
@@ -275,8 +275,7 @@ class EqlCompiler:
                 items = ", ".join(sql_string(t.lower() if ci else t) for t in exact)
                 parts.append(f"{subject} IN ({items})")
             for text in wild:
-                like = sql_string(wildcard_to_like(text.lower() if ci else text))
-                parts.append(f"{subject} LIKE {like} ESCAPE '\\'")
+                parts.append(like_test(subject, wildcard_to_like(text.lower() if ci else text)))
             return "(" + " OR ".join(parts) + ")"
 
         return self._any(value, test)
@@ -365,6 +364,34 @@ class EqlCompiler:
                 low, high = low | 0xFFFF00000000, high | 0xFFFF00000000
             ranges.append((f"{low:032x}", f"{high:032x}"))
         return ranges
+
+
+def like_test(subject: str, like: str) -> str:
+    """SQL for ``subject LIKE like`` (escape character ``\\``), literal ends tested first.
+
+    DuckDB runs a pattern with a wildcard inside it (``/a/%.plist``) through its general
+    matcher; ruling most values out with ``starts_with``/``ends_with`` first is several times
+    faster.  A match always has the pattern's literal prefix and suffix: same result.
+    """
+    test = f"{subject} LIKE {sql_string(like)} ESCAPE '\\'"
+    tokens: list[tuple[bool, str]] = []  # (a wildcard?, character)
+    escaped = False
+    for ch in like:
+        if escaped or ch != "\\":
+            tokens.append((not escaped and ch in "%_", ch))
+            escaped = False
+        else:
+            escaped = True
+    wild = [i for i, (is_wild, _) in enumerate(tokens) if is_wild]
+    if not wild or (
+        len(wild) == 1 and tokens[wild[0]][1] == "%" and wild[0] in (0, len(tokens) - 1)
+    ):
+        return test  # no wildcard, or a plain prefix/suffix test DuckDB rewrites itself
+    prefix = "".join(ch for _, ch in tokens[: wild[0]])
+    suffix = "".join(ch for _, ch in tokens[wild[-1] + 1 :])
+    checks = [f"starts_with({subject}, {sql_string(prefix)})"] if prefix else []
+    checks += [f"ends_with({subject}, {sql_string(suffix)})"] if suffix else []
+    return "(" + " AND ".join([*checks, test]) + ")" if checks else test
 
 
 _SQL_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}

@@ -10,6 +10,20 @@ document's index is the ``index`` argument, else ``logs-{data_stream.dataset}-{n
 its id is the MD5 of its text, so loading a file twice stores each event once (hits keep their
 ``_id``; the pair ``_index``/``_id`` is unique).  Bad lines are reported with their number and
 skipped; the rest loads.
+
+How a load runs: in one transaction, every non-blank line is parsed and inserted into ``events``
+in a single parallel pass, with a status in ``_seq`` (0 for a clean row, a negative code for the
+others, see ``_FLAG_*``; stored events have ``_seq >= 1``).  The exceptions are then settled on
+the few rows they concern: lines with a problem are noted and deleted, duplicates deleted, and
+rows the coverage check flagged are walked in Python; when they grow the shape, the columns are
+widened and those rows derived again from their stored text.  After the commit, a second short
+transaction numbers the new rows (``_seq``, in row order) and rebuilds the index on ``_seq``:
+updating freshly inserted rows inside the first transaction would rewrite them all at commit.
+A load interrupted between the two leaves rows with ``_seq`` 0; the next load numbers them.
+
+The main pass runs with ``preserve_insertion_order`` off (a DuckDB-wide setting: keeping the
+file's order costs a sixth of the load's time): rows are stored in the order DuckDB's threads
+parse them, which is the load order (it only breaks timestamp ties).
 """
 
 from __future__ import annotations
@@ -26,21 +40,44 @@ import duckdb
 
 from runner.embedded.catalog import Catalog
 from runner.embedded.coverage import check_sql
-from runner.embedded.fields import FieldSpec, field_specs, sql_string
+from runner.embedded.fields import field_specs, sql_string
 from runner.embedded.inputs import Source, clean_copy, readable_file, source_name
 from runner.embedded.shape import Shape, transform_type
-from runner.embedded.store import Store
+from runner.embedded.store import EVENT_SEQ_INDEX, Store, event_key_sql
 from runner.errors import StoreError
 
 __all__ = ["LoadProblem", "LoadProgress", "LoadSummary", "ProgressCallback", "load_events"]
 
 _MAX_SHAPE_ROUNDS = 50
 _SUSPECT_PAGE = 20_000
+_SAMPLE = 2000
 
-_STATUS_MESSAGES = {
-    1: "invalid JSON",
-    2: "not a JSON object",
-    4: "hit without an object `_source`",
+# Row status while a load runs, kept in ``_seq`` (stored rows are numbered from 1).
+_FLAG_CLEAN = 0
+_FLAG_INVALID_JSON = -1
+_FLAG_NOT_OBJECT = -2
+_FLAG_BAD_HIT = -4
+_FLAG_NO_TIMESTAMP = -10
+_FLAG_NO_INDEX = -11
+_FLAG_SUSPECT = -20
+_FLAG_DUPLICATE = -30
+_PROBLEM_FLAGS = (
+    _FLAG_INVALID_JSON,
+    _FLAG_NOT_OBJECT,
+    _FLAG_BAD_HIT,
+    _FLAG_NO_TIMESTAMP,
+    _FLAG_NO_INDEX,
+)
+
+_MESSAGES = {
+    _FLAG_INVALID_JSON: "invalid JSON",
+    _FLAG_NOT_OBJECT: "not a JSON object",
+    _FLAG_BAD_HIT: "hit without an object `_source`",
+    _FLAG_NO_TIMESTAMP: "no usable @timestamp (ISO 8601 date or epoch milliseconds)",
+    _FLAG_NO_INDEX: (
+        "no index: pass --index NAME, or give the document "
+        "data_stream.dataset and data_stream.namespace"
+    ),
 }
 
 
@@ -119,11 +156,12 @@ def load_events(
 
 
 def _csv_scan(path: Path) -> str:
-    # One VARCHAR per line: a delimiter and quote that JSON text never contains raw.
+    # One VARCHAR per line: a delimiter and quote that JSON text never contains raw.  Lines may
+    # be long (max_line_size); an explicit buffer size keeps the reader parallel with that.
     return (
         f"read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
         "delim = chr(1), quote = '', escape = '', auto_detect = false, strict_mode = false, "
-        "max_line_size = 16777216, compression = 'auto')"
+        "max_line_size = 16777216, buffer_size = 33554432, compression = 'auto')"
     )
 
 
@@ -131,7 +169,7 @@ def _run_with_progress(
     con: duckdb.DuckDBPyConnection,
     sql: str,
     progress: Callable[[float], None],
-    span: tuple[float, float] = (0.0, 0.6),
+    span: tuple[float, float] = (0.0, 0.9),
 ) -> tuple[Any, ...] | None:
     """Run one statement, reporting DuckDB's own progress mapped onto ``span``."""
     stop = threading.Event()
@@ -177,37 +215,12 @@ def _load_file(
     cleaned: Path | None = None
     try:
         with store.connect() as con:
-            catalog = Catalog.load(con)
-            shape = catalog.shape
-            # Staged outside the transaction: temp rows then get plain, contiguous row ids.
             try:
-                _learn_sample(con, path, shape)
-                specs = _settle(con, path, shape, index, report)
+                return _load_once(con, path, name, index, report, max_problems, early)
             except duckdb.InvalidInputException:
+                # Text DuckDB's reader rejects (not UTF-8, NUL bytes): clean it, then again.
                 cleaned, early = clean_copy(path)
-                path = cleaned
-                _learn_sample(con, path, shape)
-                specs = _settle(con, path, shape, index, report)
-            report(0.6)
-            try:
-                con.execute("BEGIN TRANSACTION")
-                catalog.apply_shape(con, shape)
-                result = _insert(
-                    con,
-                    catalog,
-                    specs,
-                    name=name,
-                    max_problems=max_problems,
-                    early=early,
-                    report=report,
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.execute("DROP TABLE IF EXISTS _load_rows")
-            return result
+                return _load_once(con, cleaned, name, index, report, max_problems, early)
     except duckdb.Error as exc:
         raise StoreError(f"{name}: loading failed: {exc}") from exc
     finally:
@@ -215,8 +228,57 @@ def _load_file(
             os.unlink(cleaned)
 
 
-_GOOD = "st = 3 AND ts IS NOT NULL AND idx IS NOT NULL"
-_SAMPLE = 2000
+def _load_once(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    name: str,
+    index: str | None,
+    report: Callable[[float], None],
+    max_problems: int,
+    early: dict[int, str],
+) -> LoadSummary:
+    _number_rows(con)  # rows an interrupted load left unnumbered
+    catalog = Catalog.load(con)
+    shape = catalog.shape
+    _learn_sample(con, path, shape)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = _Load(con, catalog, shape, path=path, index=index, report=report).run(
+            name=name, max_problems=max_problems, early=early
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS _load_problems")
+    _number_rows(con)
+    report(1.0)
+    return result
+
+
+def _number_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Number the rows of committed loads that have no ``_seq`` yet, in row order."""
+    row = con.execute(f"SELECT min(rowid) FROM events WHERE _seq = {_FLAG_CLEAN}").fetchone()
+    if row and row[0] is not None:
+        _number_from(con, int(row[0]))
+    con.execute(f"CREATE INDEX IF NOT EXISTS {EVENT_SEQ_INDEX} ON events (_seq)")
+
+
+def _number_from(con: duckdb.DuckDBPyConnection, first: int) -> None:
+    base = _scalar(con, "SELECT max(_seq) FROM events")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        # An UPDATE of an indexed column rewrites whole rows: index dropped, then made again
+        # (DuckDB makes no index in the transaction that updated the table).
+        con.execute(f"DROP INDEX IF EXISTS {EVENT_SEQ_INDEX}")
+        con.execute(
+            f"UPDATE events SET _seq = {base + 1} + (rowid - {first}) WHERE _seq = {_FLAG_CLEAN}"
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _learn_sample(con: duckdb.DuckDBPyConnection, path: Path, shape: Shape) -> None:
@@ -232,192 +294,290 @@ def _learn_sample(con: duckdb.DuckDBPyConnection, path: Path, shape: Shape) -> N
             shape.add_document(source if isinstance(source, dict) else doc)
 
 
-def _settle(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    shape: Shape,
-    index: str | None,
-    report: Callable[[float], None],
-) -> dict[str, FieldSpec]:
-    """Build ``_load_rows`` (typed columns ``c0``...) once ``shape`` covers every row.
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
-    Rows the SQL check flags are walked in Python; when that grows the shape, the rows are
-    built again with it.
-    """
-    for _ in range(_MAX_SHAPE_ROUNDS):
-        specs = field_specs(shape)
-        # Keeping file order costs DuckDB half its speed here; only lines with a problem need
-        # their number, so the rows are built in file order again only when some have one.
+
+class _Load:
+    """One input's load inside the open transaction (see the module docstring)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        catalog: Catalog,
+        shape: Shape,
+        *,
+        path: Path,
+        index: str | None,
+        report: Callable[[float], None],
+    ) -> None:
+        self.con = con
+        self.catalog = catalog
+        self.shape = shape
+        self.path = path
+        self.index = index
+        self.report = report
+        self.duplicates = 0
+        self.problem_rows = 0
+        self.dedupe = False
+
+    def run(self, *, name: str, max_problems: int, early: dict[int, str]) -> LoadSummary:
+        con = self.con
+        # Duplicates of stored events are looked up only when there are some.
+        self.dedupe = con.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
+        # Rows of this load are numbered after the commit; the index is made again then.
+        con.execute(f"DROP INDEX IF EXISTS {EVENT_SEQ_INDEX}")
+        self.catalog.apply_shape(con, self.shape)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _load_problems (flag INTEGER, text VARCHAR, n BIGINT)"
+        )
         con.execute("SET preserve_insertion_order = false")
         try:
-            _run_with_progress(con, _rows_sql(path, shape, specs, index), report)
+            _run_with_progress(con, self._insert_sql(self._from_file(), check=True), self.report)
+            self._settle_flags()
+            self._settle_suspects()
+            self._drop_repeats()
         finally:
             con.execute("RESET preserve_insertion_order")
-        cursor = con.execute("SELECT coalesce(hsrc, raw) FROM _load_rows WHERE suspect")
+        loaded = _scalar(con, f"SELECT count(*) FROM events WHERE _seq = {_FLAG_CLEAN}")
+        problems = self._problems(name, max_problems, early) if self.problem_rows else []
+        return LoadSummary(
+            loaded=loaded,
+            duplicates=self.duplicates,
+            skipped=self.problem_rows,
+            problems=tuple(problems),
+        )
+
+    # -- the rows' SQL -------------------------------------------------------------------------
+    def _from_file(self, numbered: bool = False) -> str:
+        """(line, src, st, hidx, hid) per non-blank line of the input (``ln`` first if numbered).
+
+        ``src`` is the document text (a hit's ``_source``), ``st`` 3 when it may be an object
+        (the parse decides), else a problem code; ``hidx``/``hid`` a hit's index and id.
+        """
+        scan = _csv_scan(self.path)
+        lines = f"SELECT row_number() OVER () AS ln, line FROM {scan}" if numbered else scan
+        hit = "try(json_extract(line, ['$._source', '$._index', '$._id']))"
+        return f"""
+            SELECT * EXCLUDE (h, hsrc), coalesce(hsrc, line) AS src,
+                   CASE WHEN h[1] IS NOT NULL AND hsrc IS NULL THEN 4
+                        WHEN hsrc IS NOT NULL OR left(line, 1) = '{{'
+                             OR starts_with(ltrim(line, ' \t\r'), '{{') THEN 3
+                        ELSE 2 END AS st,
+                   h[2]->>'$' AS hidx, h[3]->>'$' AS hid
+            FROM (
+                SELECT *, CASE WHEN json_type(h[1]) = 'OBJECT' THEN h[1]::VARCHAR END AS hsrc
+                FROM (
+                    SELECT *, CASE WHEN contains(line, '_source"') THEN {hit} END AS h
+                    FROM ({lines})
+                    WHERE line IS NOT NULL AND (left(line, 1) = '{{' OR trim(line, ' \t\r') <> '')
+                )
+            )
+        """
+
+    @staticmethod
+    def _from_suspects(last_rowid: int) -> str:
+        """The same columns for the flagged rows stored so far (their text is the document)."""
+        return f"""
+            SELECT _source AS line, _source AS src, 3 AS st, nullif(_index, '') AS hidx,
+                   _id AS hid
+            FROM events WHERE _seq = {_FLAG_SUSPECT} AND rowid <= {last_rowid}
+        """
+
+    def _rows_sql(self, rows: str, *, check: bool, dedupe: bool) -> str:
+        """``rows`` parsed: their status ``flag``, index, id, timestamp and parsed ``d``."""
+        shape, index = self.shape, self.index
+        specs = field_specs(shape)
+        structure = sql_string(json.dumps(transform_type(shape), separators=(",", ":")))
+        ts_spec = specs.get("@timestamp")
+        ts_sql = (
+            "NULL::BIGINT"
+            if ts_spec is None
+            else f"es_date_ms(CAST({_first(ts_spec.sql, ts_spec.is_list)} AS VARCHAR))"
+        )
+        ds, ns = specs.get("data_stream.dataset"), specs.get("data_stream.namespace")
+        data_stream = (
+            "NULL::VARCHAR"
+            if ds is None or ns is None
+            else f"'logs-' || CAST({_first(ds.sql, ds.is_list)} AS VARCHAR) || '-' || "
+            f"CAST({_first(ns.sql, ns.is_list)} AS VARCHAR)"
+        )
+        explicit = "NULL::VARCHAR" if index is None else sql_string(index)
+        suspect = f"coalesce({check_sql(shape, source='src')}, false)" if check else "false"
+        dup_join = (
+            "LEFT JOIN (SELECT _key AS e_key, _index AS e_idx, _id AS e_id FROM events "
+            "WHERE _seq > 0) AS e ON e.e_key = t.key AND e.e_idx = t.idx AND e.e_id = t.id"
+            if dedupe
+            else ""
+        )
+        dup = "e.e_id IS NOT NULL" if dedupe else "false"
+        flag = (
+            f"CASE WHEN st <> 3 THEN -st WHEN suspect THEN {_FLAG_SUSPECT} "
+            f"WHEN ts IS NULL THEN {_FLAG_NO_TIMESTAMP} WHEN idx IS NULL THEN {_FLAG_NO_INDEX} "
+            f"WHEN {dup} THEN {_FLAG_DUPLICATE} ELSE {_FLAG_CLEAN} END"
+        )
+        key = event_key_sql("idx", "id")
+        return f"""
+            SELECT t.*, {flag} AS flag
+            FROM (
+                SELECT *, {key} AS key FROM (
+                SELECT * REPLACE (
+                           CASE WHEN (st = 3 AND d IS NULL) OR st = 2
+                                THEN (CASE WHEN json_valid(src) THEN 2 ELSE 1 END)
+                                ELSE st END AS st),
+                       {ts_sql} AS ts,
+                       coalesce(hidx, {explicit}, {data_stream}) AS idx,
+                       coalesce(hid, md5(src)) AS id,
+                       st = 3 AND d IS NOT NULL AND {suspect} AS suspect
+                FROM (
+                    SELECT *, CASE WHEN st = 3 THEN try(json_transform(src, {structure})) END AS d
+                    FROM ({rows})
+                )
+            )) AS t {dup_join}
+        """
+
+    def _insert_sql(self, rows: str, *, check: bool) -> str:
+        """INSERT every row of ``rows`` with its status in ``_seq`` and its typed columns."""
+        specs = field_specs(self.shape)
+        explicit = "NULL::VARCHAR" if self.index is None else sql_string(self.index)
+        columns = self.catalog.columns_for(specs)
+        targets = "".join(f", {col}" for _, col in columns)
+        values = "".join(f", {spec.sql}" for spec in specs.values())
+        problem = ", ".join(str(f) for f in _PROBLEM_FLAGS)
+        parsed = self._rows_sql(rows, check=check, dedupe=self.dedupe)
+        if self.dedupe:
+            # Duplicates are deleted before commit: no need to compute their columns.
+            parsed = (
+                f"SELECT * REPLACE (CASE WHEN flag <> {_FLAG_DUPLICATE} THEN d END AS d) "
+                f"FROM ({parsed})"
+            )
+        return f"""
+            INSERT INTO events (_seq, _index, _id, _key, _ts, _source{targets})
+            SELECT flag,
+                   CASE WHEN flag = {_FLAG_SUSPECT} THEN coalesce(hidx, {explicit}, '')
+                        ELSE coalesce(idx, '') END,
+                   coalesce(id, ''), coalesce(key, 0), coalesce(ts, 0),
+                   CASE WHEN flag IN ({problem}) THEN line
+                        WHEN flag = {_FLAG_DUPLICATE} THEN '' ELSE src END
+                   {values}
+            FROM ({parsed})
+        """
+
+    # -- settling the exceptions ---------------------------------------------------------------
+    def _settle_flags(self) -> None:
+        """Note problem lines, count duplicates of stored events; delete both kinds of rows."""
+        con = self.con
+        problem = ", ".join(str(f) for f in _PROBLEM_FLAGS)
+        counted = con.execute(
+            f"SELECT _seq, count(*) FROM events WHERE _seq IN ({problem}, {_FLAG_DUPLICATE}) "
+            "GROUP BY _seq"
+        ).fetchall()
+        if not counted:
+            return
+        for flag, count in counted:
+            if int(flag) == _FLAG_DUPLICATE:
+                self.duplicates += int(count)
+            else:
+                self.problem_rows += int(count)
+        con.execute(
+            "INSERT INTO _load_problems "
+            f"SELECT _seq, _source, count(*) FROM events WHERE _seq IN ({problem}) GROUP BY ALL"
+        )
+        con.execute(f"DELETE FROM events WHERE _seq IN ({problem}, {_FLAG_DUPLICATE})")
+
+    def _settle_suspects(self) -> None:
+        """Walk the flagged rows in Python; when they grow the shape, derive them again."""
+        con = self.con
+        for _ in range(_MAX_SHAPE_ROUNDS):
+            flagged = con.execute(
+                f"SELECT count(*), max(rowid) FROM events WHERE _seq = {_FLAG_SUSPECT}"
+            ).fetchone()
+            if not flagged or not flagged[0]:
+                return
+            last = int(flagged[1])
+            grew = self._walk_suspects()
+            if grew:
+                self.catalog.apply_shape(con, self.shape)
+            # Derived again with the grown shape (checked again), or for good when it did not
+            # grow: the check only flags rows that might hold something new.
+            con.execute(self._insert_sql(self._from_suspects(last), check=grew))
+            con.execute(f"DELETE FROM events WHERE _seq = {_FLAG_SUSPECT} AND rowid <= {last}")
+            self._settle_flags()
+            if not grew:
+                return
+        raise StoreError("the documents' shape did not settle; please report this input")
+
+    def _walk_suspects(self) -> bool:
+        cursor = self.con.execute(f"SELECT _source FROM events WHERE _seq = {_FLAG_SUSPECT}")
         grew = False
         while not grew:
             page = cursor.fetchmany(_SUSPECT_PAGE)
             if not page:
                 break
             for (text,) in page:
-                grew = shape.add_document(json.loads(text)) or grew
-        if not grew:
-            if _has_problems(con):
-                _run_with_progress(con, _rows_sql(path, shape, specs, index), report)
-            return specs
-    raise StoreError("the documents' shape did not settle; please report this input")
+                grew = self.shape.add_document(json.loads(text)) or grew
+        return grew
 
-
-def _rows_sql(path: Path, shape: Shape, specs: dict[str, FieldSpec], index: str | None) -> str:
-    """One pass over the file: status, hit parts, timestamp, index, id and typed columns.
-
-    Row ``rowid`` of the result is line ``rowid + 1`` (the scan keeps file order).
-    """
-    # One JSON parse per line for validity; hits are recognised by a substring first; trim()
-    # is slow on long text, so only lines that fail the cheap tests pay for it.
-    st = (
-        "CASE WHEN line IS NULL THEN 0"
-        " WHEN json_valid(line) THEN (CASE WHEN left(line, 1) = '{'"
-        " OR starts_with(ltrim(line, ' \t\r'), '{') THEN 3 ELSE 2 END)"
-        " WHEN trim(line, ' \t\r') = '' THEN 0"
-        " ELSE 1 END"
-    )
-    hit = "json_extract(line, ['$._source', '$._index', '$._id'])"
-    structure = sql_string(json.dumps(transform_type(shape), separators=(",", ":")))
-    ts_spec = specs.get("@timestamp")
-    ts_sql = (
-        "NULL::BIGINT"
-        if ts_spec is None
-        else f"es_date_ms(CAST({_first(ts_spec.sql, ts_spec.is_list)} AS VARCHAR))"
-    )
-    ds, ns = specs.get("data_stream.dataset"), specs.get("data_stream.namespace")
-    data_stream = (
-        "NULL::VARCHAR"
-        if ds is None or ns is None
-        else f"'logs-' || CAST({_first(ds.sql, ds.is_list)} AS VARCHAR) || '-' || "
-        f"CAST({_first(ns.sql, ns.is_list)} AS VARCHAR)"
-    )
-    explicit = "NULL::VARCHAR" if index is None else sql_string(index)
-    cols = "".join(f", {spec.sql} AS c{i}" for i, spec in enumerate(specs.values()))
-    return f"""
-        CREATE OR REPLACE TEMP TABLE _load_rows AS
-        SELECT raw, st, hsrc, {ts_sql} AS ts, coalesce(hidx, {explicit}, {data_stream}) AS idx,
-               coalesce(hid, md5(coalesce(hsrc, raw))) AS id,
-               st = 3 AND coalesce({check_sql(shape, source="coalesce(hsrc, raw)")}, false)
-                   AS suspect
-               {cols}
-        FROM (
-            SELECT raw, st, hsrc, hidx, hid,
-                   CASE WHEN st = 3 THEN json_transform(coalesce(hsrc, raw), {structure}) END AS d
-            FROM (
-                SELECT raw,
-                       CASE WHEN h[1] IS NOT NULL AND json_type(h[1]) <> 'OBJECT' THEN 4
-                            ELSE st END AS st,
-                       CASE WHEN json_type(h[1]) = 'OBJECT' THEN h[1]::VARCHAR END AS hsrc,
-                       h[2]->>'$' AS hidx,
-                       h[3]->>'$' AS hid
-                FROM (
-                    SELECT line AS raw, st,
-                           CASE WHEN st = 3 AND contains(line, '"_source"') THEN {hit} END AS h
-                    FROM (SELECT line, {st} AS st FROM {_csv_scan(path)})
-                )
+    def _drop_repeats(self) -> None:
+        """Events repeated inside the input: the first one stays."""
+        con = self.con
+        clean = f"_seq = {_FLAG_CLEAN}"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _load_repeats AS
+            SELECT _index AS idx, _id AS id, min(rowid) AS keep FROM events
+            WHERE {clean} AND _key IN (
+                SELECT _key FROM events WHERE {clean} GROUP BY _key HAVING count(*) > 1
             )
-        ) AS t
-    """
+            GROUP BY ALL HAVING count(*) > 1
+            """
+        )
+        try:
+            if con.execute("SELECT 1 FROM _load_repeats LIMIT 1").fetchone():
+                dropped = con.execute(
+                    f"""
+                    DELETE FROM events USING _load_repeats r
+                    WHERE events._seq = {_FLAG_CLEAN} AND events._index = r.idx
+                          AND events._id = r.id AND events.rowid <> r.keep
+                    """
+                ).fetchone()
+                self.duplicates += int(dropped[0]) if dropped else 0
+        finally:
+            con.execute("DROP TABLE _load_repeats")
 
+    # -- problem lines -----------------------------------------------------------------------
+    def _problems(self, name: str, limit: int, early: dict[int, str]) -> list[LoadProblem]:
+        """The problem lines by number: found by their text, or by a second ordered pass."""
+        con = self.con
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            numbered = f"SELECT row_number() OVER () AS ln, line FROM {_csv_scan(self.path)}"
+            rows = con.execute(
+                f"""
+                SELECT ln, flag FROM ({numbered}) AS l JOIN _load_problems p ON l.line = p.text
+                ORDER BY ln
+                """
+            ).fetchall()
+            if len(rows) != self.problem_rows:
+                # A problem row stored without its line's text (a hit derived again).
+                rows = self._problems_by_status()
+        finally:
+            con.execute("RESET preserve_insertion_order")
+        out: list[LoadProblem] = []
+        for ln, flag in rows[: max(limit, 0)]:
+            message = early.get(int(ln), _MESSAGES[int(flag)])
+            out.append(LoadProblem(source=name, line=int(ln), message=message))
+        return out
 
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    catalog: Catalog,
-    specs: dict[str, FieldSpec],
-    *,
-    name: str,
-    max_problems: int,
-    early: dict[int, str],
-    report: Callable[[float], None],
-) -> LoadSummary:
-    columns = catalog.columns_for(specs)
-    targets = "".join(f", {col}" for _, col in columns)
-    sources = "".join(f", c{i}" for i in range(len(columns)))
-    last = con.execute("SELECT coalesce(max(_seq), 0) FROM events").fetchone()
-    seq_base = int(last[0]) if last else 0
-    base = _rowid_base(con)
-    problems = _problems(con, name, max_problems, early)
-    counted = con.execute(f"SELECT count(*) FROM _load_rows WHERE {_GOOD}").fetchone()
-    candidates = int(counted[0]) if counted else 0
-    # The window that drops repeats inside the input is costly: only pay for it when needed.
-    repeats = con.execute(
-        f"SELECT count(*) - count(DISTINCT (idx, id)) FROM _load_rows WHERE {_GOOD}"
-    ).fetchone()
-    first_only = (
-        "QUALIFY row_number() OVER (PARTITION BY idx, id ORDER BY r.rowid) = 1"
-        if repeats and repeats[0]
-        else ""
-    )
-    con.execute("SET preserve_insertion_order = false")  # _seq carries the order
-    inserted_row = _run_with_progress(
-        con,
-        f"""
-        INSERT INTO events (_seq, _index, _id, _ts, _source{targets})
-        SELECT {seq_base - base + 1} + r.rowid, idx, id, ts, coalesce(hsrc, raw){sources}
-        FROM _load_rows r ANTI JOIN events e ON e._index = r.idx AND e._id = r.id
-        WHERE {_GOOD}
-        {first_only}
-        """,
-        report,
-        (0.6, 1.0),
-    )
-    con.execute("RESET preserve_insertion_order")
-    inserted = int(inserted_row[0]) if inserted_row else 0
-    skipped_row = con.execute(f"SELECT count(*) FROM _load_rows WHERE {_PROBLEM}").fetchone()
-    skipped = int(skipped_row[0]) if skipped_row else 0
-    return LoadSummary(
-        loaded=inserted,
-        duplicates=candidates - inserted,
-        skipped=skipped,
-        problems=tuple(problems),
-    )
-
-
-_PROBLEM = "st IN (1, 2, 4) OR (st = 3 AND (ts IS NULL OR idx IS NULL))"
-
-
-def _has_problems(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute(f"SELECT 1 FROM _load_rows WHERE {_PROBLEM} LIMIT 1").fetchone() is not None
-
-
-def _rowid_base(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT coalesce(min(rowid), 0) FROM _load_rows").fetchone()
-    return int(row[0]) if row else 0
+    def _problems_by_status(self) -> list[tuple[Any, ...]]:
+        """Every line's status computed again with the settled shape, in file order."""
+        problem = ", ".join(str(f) for f in _PROBLEM_FLAGS)
+        parsed = self._rows_sql(self._from_file(numbered=True), check=False, dedupe=False)
+        return self.con.execute(
+            f"SELECT ln, flag FROM ({parsed}) WHERE flag IN ({problem}) ORDER BY ln"
+        ).fetchall()
 
 
 def _first(sql: str, is_list: bool) -> str:
     return f"({sql})[1]" if is_list else sql
-
-
-def _problems(
-    con: duckdb.DuckDBPyConnection, name: str, limit: int, early: dict[int, str]
-) -> list[LoadProblem]:
-    base = _rowid_base(con)
-    rows = con.execute(
-        f"""
-        SELECT rowid - {base} + 1 AS ln,
-               CASE WHEN st <> 3 THEN st WHEN ts IS NULL THEN 10 ELSE 11 END AS code
-        FROM _load_rows
-        WHERE {_PROBLEM}
-        ORDER BY ln LIMIT {int(limit)}
-        """
-    ).fetchall()
-    out: list[LoadProblem] = []
-    for ln, code in rows:
-        if code == 10:
-            message = "no usable @timestamp (ISO 8601 date or epoch milliseconds)"
-        elif code == 11:
-            message = (
-                "no index: pass --index NAME, or give the document "
-                "data_stream.dataset and data_stream.namespace"
-            )
-        else:
-            message = early.get(int(ln), _STATUS_MESSAGES[int(code)])
-        out.append(LoadProblem(source=name, line=int(ln), message=message))
-    return out

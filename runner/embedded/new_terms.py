@@ -13,7 +13,6 @@ time range.  A *term* is a tuple with one value per new-terms field (1 to 3 fiel
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from runner.embedded.dsl_sql import dsl_filter
 from runner.embedded.eql_sql import EqlCompiler
 from runner.embedded.indices import index_filter
 from runner.embedded.kql_sql import KqlCompiler
-from runner.embedded.plan import time_range_filter
+from runner.embedded.plan import fetch_hits, time_range_filter
 from runner.embedded.store import Store
 from runner.embedded.values import Value
 from runner.errors import StoreError, UsageError
@@ -127,20 +126,14 @@ def oldest_documents(
         names = _names(len(scope.fields))
         rows = con.execute(
             f"""
-            SELECT {names}, e._index, e._id, e._source
-            FROM (
-                SELECT {names}, arg_min(seq, (ts, seq)) AS seq FROM ({joined}) GROUP BY ALL
-            ) AS t JOIN events e ON e._seq = t.seq
+            SELECT {names}, arg_min(seq, (ts, seq)) AS seq, arg_min(key, (ts, seq)) AS key
+            FROM ({joined}) GROUP BY ALL
             """,
             params,
         ).fetchall()
-    width = len(scope.fields)
-    return {
-        tuple(r[:width]): Hit(
-            index=str(r[width]), id=str(r[width + 1]), source=json.loads(r[width + 2])
-        )
-        for r in rows
-    }
+        width = len(scope.fields)
+        hits = fetch_hits(con, [r[width:] for r in rows])
+    return {tuple(r[:width]): hits[int(r[width])] for r in rows}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +155,7 @@ def _as_list(value: Value) -> str:
 
 
 def _exploded(catalog: Catalog, scope: TermsScope, time_range: TimeRange) -> str | None:
-    """SQL yielding (seq, ts, v0, v1...) for every term occurrence; None if a field is unknown."""
+    """SQL yielding (seq, key, ts, v0...) for every term occurrence; None if a field is unknown."""
     compiler = EqlCompiler(catalog, timestamp_field=scope.timestamp_field)
     values: list[Value] = []
     for name in scope.fields:
@@ -180,10 +173,10 @@ def _exploded(catalog: Catalog, scope: TermsScope, time_range: TimeRange) -> str
     lists = ", ".join(f"{_as_list(v)} AS l{i}" for i, v in enumerate(values))
     unnests = "".join(f", unnest(b.l{i}) AS u{i}(v{i})" for i in range(len(values)))
     base = (
-        f"SELECT _seq AS seq, {timestamp} AS ts, {lists} FROM events "
+        f"SELECT rowid AS seq, _seq AS key, {timestamp} AS ts, {lists} FROM events "
         f"WHERE {' AND '.join(f'({w})' for w in where)}"
     )
-    return f"SELECT b.seq, b.ts, {_names(len(values))} FROM ({base}) AS b{unnests}"
+    return f"SELECT b.seq, b.key, b.ts, {_names(len(values))} FROM ({base}) AS b{unnests}"
 
 
 def _timestamp_sql(catalog: Catalog, scope: TermsScope) -> str:
@@ -224,4 +217,7 @@ def _joined(exploded: str, width: int, terms: Sequence[Term]) -> tuple[str, list
     wanted = f"(VALUES {', '.join(rows)}) AS w({', '.join(f'w{i}' for i in range(width))})"
     on = " AND ".join(f"x.v{i} = w.w{i}" for i in range(width))
     select = ", ".join(f"x.v{i}" for i in range(width))
-    return f"SELECT x.seq, x.ts, {select} FROM ({exploded}) AS x JOIN {wanted} ON {on}", params
+    return (
+        f"SELECT x.seq, x.key, x.ts, {select} FROM ({exploded}) AS x JOIN {wanted} ON {on}",
+        params,
+    )

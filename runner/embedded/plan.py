@@ -7,8 +7,10 @@ new-terms primitives.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -16,12 +18,15 @@ from runner.embedded.catalog import Catalog
 from runner.embedded.dates import datetime_ms
 from runner.embedded.dsl_sql import dsl_filter
 from runner.embedded.eql_sql import EqlCompiler
+from runner.embedded.fields import quote_ident
 from runner.embedded.indices import index_filter
+from runner.embedded.store import database_of
 from runner.embedded.values import Value
 from runner.eql import ast
 from runner.search import EqlRequest, Hit, TimeRange
 
 __all__ = [
+    "HIT_COLUMNS",
     "Ordering",
     "all_of",
     "base_filters",
@@ -48,11 +53,11 @@ class Ordering:
 
     @property
     def asc(self) -> str:
-        return "".join(f"{k} ASC NULLS LAST, " for k in self._keys()) + "_seq ASC"
+        return "".join(f"{k} ASC NULLS LAST, " for k in self._keys()) + "rowid ASC"
 
     @property
     def desc(self) -> str:
-        return "".join(f"{k} DESC NULLS FIRST, " for k in self._keys()) + "_seq DESC"
+        return "".join(f"{k} DESC NULLS FIRST, " for k in self._keys()) + "rowid DESC"
 
 
 def ordering(compiler: EqlCompiler, tiebreaker_field: str | None) -> Ordering:
@@ -102,6 +107,12 @@ def time_range_filter(catalog: Catalog, time_range: TimeRange | None) -> str:
     return f"(({primary_sql}) OR ({missing} AND {EqlCompiler._any(fallback, in_range)}))"
 
 
+# What a search selects of the events it returns, for fetch_hits.
+HIT_COLUMNS = "rowid, _seq, _index, _id"
+_FETCH_BATCH = 1000
+_PARALLEL_FETCH = 64  # hits from which reading them in two halves at once pays
+
+
 def all_of(parts: Sequence[str]) -> str:
     kept = [p for p in parts if p != "true"]
     return " AND ".join(f"({p})" for p in kept) if kept else "true"
@@ -112,15 +123,77 @@ def hit_from_row(row: tuple[object, ...]) -> Hit:
     return Hit(index=str(index), id=str(doc_id), source=json.loads(str(source)))
 
 
-def fetch_hits(con: duckdb.DuckDBPyConnection, seqs: Sequence[int]) -> dict[int, Hit]:
-    """The stored documents for these load-order numbers."""
-    if not seqs:
-        return {}
-    rows = con.execute(
-        "SELECT _seq, _index, _id, _source FROM events WHERE _seq IN (SELECT unnest(?))",
-        [list(seqs)],
-    ).fetchall()
-    return {int(r[0]): hit_from_row(r[1:]) for r in rows}
+def fetch_hits(
+    con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[object, ...]]
+) -> dict[int, Hit]:
+    """The stored documents of these rows, by rowid.
+
+    ``rows`` are ``(rowid, _seq, _index, _id)`` (what :data:`HIT_COLUMNS` selects), or just
+    ``(rowid, _seq)``.  Documents are read through the index on ``_seq``, which reads only
+    their blocks (a scan filtered on rowid reads most of the ``_source`` column), in two
+    parallel halves: each hit costs a block read.  Rows a load has not numbered yet (``_seq``
+    0, see runner.embedded.ingest) are read by rowid.
+    """
+    wanted = {int(str(r[0])): r for r in rows}
+    known = all(len(r) >= 4 for r in wanted.values())
+    columns = "rowid, _source" if known else "rowid, _source, _index, _id"
+    seqs = sorted(int(str(r[1])) for r in wanted.values() if int(str(r[1])) > 0)
+    # A literal list: DuckDB uses the index for `IN (constants)` only, and for up to
+    # index_scan_max_count (2048) matches.
+    parts = [seqs[i : i + _FETCH_BATCH] for i in range(0, len(seqs), _FETCH_BATCH)]
+    if len(parts) == 1 and len(seqs) >= _PARALLEL_FETCH:
+        parts = [seqs[: len(seqs) // 2], seqs[len(seqs) // 2 :]]
+    queries = [
+        f"SELECT {columns} FROM events WHERE _seq IN ({', '.join(map(str, part))})"
+        for part in parts
+    ]
+    unnumbered = [rowid for rowid, r in wanted.items() if int(str(r[1])) <= 0]
+    if unnumbered:
+        queries.append(
+            f"SELECT {columns} FROM events WHERE rowid IN "
+            f"(SELECT unnest([{', '.join(map(str, unnumbered))}]::BIGINT[]))"
+        )
+    hits: dict[int, Hit] = {}
+    for found in _run_parallel(con, queries):
+        rowid = int(found[0])
+        row = wanted.get(rowid)
+        if row is None:
+            continue
+        index, doc_id = (row[2], row[3]) if known else (found[2], found[3])
+        hits[rowid] = Hit(index=str(index), id=str(doc_id), source=json.loads(str(found[1])))
+    return hits
+
+
+def _run_parallel(con: duckdb.DuckDBPyConnection, queries: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The rows of all queries, the first run here, the others each on its own cursor."""
+    if len(queries) <= 1:
+        return con.execute(queries[0]).fetchall() if queries else []
+    database = database_of(con)
+    results: list[list[tuple[Any, ...]]] = [[] for _ in queries]
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            cursor = con.cursor()
+            try:
+                cursor.execute(f"USE {quote_ident(database)}")
+                results[i] = cursor.execute(queries[i]).fetchall()
+            finally:
+                cursor.close()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(1, len(queries))]
+    for worker in workers:
+        worker.start()
+    try:
+        results[0] = con.execute(queries[0]).fetchall()
+    finally:
+        for worker in workers:
+            worker.join()
+    if errors:
+        raise errors[0]
+    return [found for result in results for found in result]
 
 
 def last_only(pipes: Sequence[ast.Pipe], size: int, position: str) -> int | None:

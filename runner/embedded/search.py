@@ -16,6 +16,7 @@ from runner.embedded.eql_sql import EqlCompiler
 from runner.embedded.indices import index_filter
 from runner.embedded.kql_sql import KqlCompiler
 from runner.embedded.plan import (
+    HIT_COLUMNS,
     all_of,
     base_filters,
     fetch_hits,
@@ -69,12 +70,10 @@ def search_kql(store: Store, request: KqlRequest) -> tuple[Hit, ...]:
             ]
             order = timestamp_order(catalog, request.timestamp_field)
             rows = con.execute(
-                f"SELECT _seq FROM events WHERE {all_of(where)} "
+                f"SELECT {HIT_COLUMNS} FROM events WHERE {all_of(where)} "
                 f"ORDER BY {order} LIMIT {int(request.size)} OFFSET {int(request.offset)}"
             ).fetchall()
-            seqs = [int(r[0]) for r in rows]
-            hits = fetch_hits(con, seqs)
-            return tuple(hits[s] for s in seqs)
+            return _hits_in_order(con, rows)
     except duckdb.Error as exc:
         raise StoreError(f"search failed: {exc}") from exc
 
@@ -108,7 +107,7 @@ def _event_query(
     tail = last_only(request.query.pipes, request.size, request.result_position)
     if tail is not None:
         rows = con.execute(
-            f"SELECT _seq FROM events WHERE {where} ORDER BY {order.desc} LIMIT {tail}"
+            f"SELECT {HIT_COLUMNS} FROM events WHERE {where} ORDER BY {order.desc} LIMIT {tail}"
         ).fetchall()
         rows.reverse()
         return _hits_in_order(con, rows)
@@ -118,13 +117,13 @@ def _event_query(
     if counted and start > counted[0] - end:
         # Nearer the end: read backwards so the sort keeps only what it returns.
         rows = con.execute(
-            f"SELECT _seq FROM events WHERE {where} ORDER BY {order.desc} "
+            f"SELECT {HIT_COLUMNS} FROM events WHERE {where} ORDER BY {order.desc} "
             f"LIMIT {end - start} OFFSET {counted[0] - end}"
         ).fetchall()
         rows.reverse()
     else:
         rows = con.execute(
-            f"SELECT _seq FROM events WHERE {where} ORDER BY {order.asc} "
+            f"SELECT {HIT_COLUMNS} FROM events WHERE {where} ORDER BY {order.asc} "
             f"LIMIT {end - start} OFFSET {start}"
         ).fetchall()
     return _hits_in_order(con, rows)
@@ -133,6 +132,5 @@ def _event_query(
 def _hits_in_order(
     con: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]
 ) -> tuple[Hit, ...]:
-    seqs = [int(str(r[0])) for r in rows]
-    hits = fetch_hits(con, seqs)
-    return tuple(hits[s] for s in seqs)
+    hits = fetch_hits(con, rows)
+    return tuple(hits[int(str(r[0]))] for r in rows)

@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from runner.embedded.eql_sql import EqlCompiler
-from runner.embedded.plan import base_filters, fetch_hits, ordering, result_window
+from runner.embedded.plan import HIT_COLUMNS, base_filters, fetch_hits, ordering, result_window
 from runner.embedded.values import Value
 from runner.eql import ast
 from runner.search import EqlRequest, Hit, MissingEvent, SequenceMatch
@@ -39,11 +39,13 @@ from runner.search import EqlRequest, Hit, MissingEvent, SequenceMatch
 __all__ = ["run_sample", "run_sequence"]
 
 Key = tuple[Any, ...]
+_REF = len(HIT_COLUMNS.split(","))  # leading columns of a scanned row: fetch_hits' reference
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Event:
-    seq: int
+    seq: int  # rowid
+    ref: tuple[Any, ...]  # what fetch_hits reads the document back with
     ts: int
     stages: frozenset[int]  # indexes into the query's distinct stage conditions
     keys: dict[int, tuple[Key, ...]]  # per condition index: every key combination
@@ -54,6 +56,8 @@ class _Condition:
     where: str
     keys: tuple[Value, ...]
     optional: tuple[bool, ...]
+    conjuncts: frozenset[str]  # the parts ``where`` requires, each alone
+    multi: bool  # some key is multi-valued
 
 
 @dataclass(slots=True)
@@ -80,10 +84,13 @@ def _scan(
     order = ordering(compiler, request.tiebreaker_field)
     flags = [f"coalesce({c.where}, false) AS s{i}" for i, c in enumerate(conditions)]
     keys = [f"{k.sql} AS k{i}_{j}" for i, c in enumerate(conditions) for j, k in enumerate(c.keys)]
-    base = " AND ".join(f"({b})" for b in base_filters(compiler, request))
+    # What every stage requires is required of any match: stated on its own, DuckDB pushes it
+    # into the scan instead of testing the stages' disjunction on every event.
+    common = frozenset.intersection(*(c.conjuncts for c in conditions)) if conditions else []
+    base = " AND ".join(f"({b})" for b in [*base_filters(compiler, request), *sorted(common)])
     any_stage = " OR ".join(f"coalesce({c.where}, false)" for c in conditions)
     select = ", ".join(
-        ["_seq", f"{order.timestamp} AS ts", f"{order.tiebreaker} AS tb", *flags, *keys]
+        [HIT_COLUMNS, f"{order.timestamp} AS ts", f"{order.tiebreaker} AS tb", *flags, *keys]
     )
     rows = con.execute(
         f"SELECT {select} FROM events WHERE ({base}) AND ({any_stage}) ORDER BY {order.asc}"
@@ -91,9 +98,9 @@ def _scan(
     events: list[_Event] = []
     width = len(conditions)
     for row in rows:
-        seq, ts = int(row[0]), row[1]
-        matched = frozenset(i for i in range(width) if row[3 + i])
-        cursor = 3 + width
+        seq, ref, ts = int(row[0]), tuple(row[:_REF]), row[_REF]
+        matched = frozenset(i for i in range(width) if row[_REF + 2 + i])
+        cursor = _REF + 2 + width
         key_sets: dict[int, tuple[Key, ...]] = {}
         for i, cond in enumerate(conditions):
             values = row[cursor : cursor + len(cond.keys)]
@@ -103,6 +110,7 @@ def _scan(
         events.append(
             _Event(
                 seq=seq,
+                ref=ref,
                 ts=int(ts) if ts is not None else 0,
                 stages=matched,
                 keys=key_sets,
@@ -113,6 +121,11 @@ def _scan(
 
 def _combinations(values: Sequence[Any], cond: _Condition) -> tuple[Key, ...]:
     """Every key this event joins on: one per combination of the keys' values."""
+    if not cond.multi:  # the common case, one value per key: one key
+        for value, optional in zip(values, cond.optional, strict=True):
+            if value is None and not optional:
+                return ()
+        return (tuple(values),)
     choices: list[list[Any]] = []
     for value, spec, optional in zip(values, cond.keys, cond.optional, strict=True):
         if spec.multi and value is not None:
@@ -132,18 +145,27 @@ def _conditions(
     out: list[_Condition] = []
     for stage in stages:
         exprs = _key_exprs(shared, stage.keys)
-        where = (
-            f"({compiler.event_type(stage.query.category)}) AND "
-            f"({compiler.condition(stage.query.condition)})"
-        )
+        category = compiler.event_type(stage.query.category)
+        where = f"({category}) AND ({compiler.condition(stage.query.condition)})"
+        conjuncts = {category, *_conjuncts(compiler, stage.query.condition)} - {"true"}
+        keys = tuple(compiler.expr(e) for e in exprs)
         out.append(
             _Condition(
                 where=where,
-                keys=tuple(compiler.expr(e) for e in exprs),
+                keys=keys,
                 optional=tuple(_optional(e) for e in exprs),
+                conjuncts=frozenset(conjuncts),
+                multi=any(k.multi for k in keys),
             )
         )
     return out
+
+
+def _conjuncts(compiler: EqlCompiler, expr: ast.Expr) -> list[str]:
+    """SQL for each term of a condition's top-level ``and``."""
+    if isinstance(expr, ast.And):
+        return [sql for term in expr.terms for sql in _conjuncts(compiler, term)]
+    return [compiler.condition(expr)]
 
 
 def run_sequence(
@@ -182,7 +204,7 @@ def run_sequence(
         request.query.pipes, request.size, request.result_position, lambda: len(matches)
     )
     kept = matches[start:end]
-    hits = fetch_hits(con, sorted({e.seq for _, chain in kept for e in chain if e is not None}))
+    hits = fetch_hits(con, sorted({e.ref for _, chain in kept for e in chain if e is not None}))
     return tuple(
         SequenceMatch(
             join_keys=key,
@@ -343,7 +365,7 @@ def run_sample(
         request.query.pipes, request.size, request.result_position, lambda: len(samples)
     )
     kept = samples[start:end]
-    hits: dict[int, Hit] = fetch_hits(con, sorted({e.seq for _, chain in kept for e in chain}))
+    hits: dict[int, Hit] = fetch_hits(con, sorted({e.ref for _, chain in kept for e in chain}))
     return tuple(
         SequenceMatch(join_keys=key, events=tuple(hits[e.seq] for e in chain))
         for key, chain in kept

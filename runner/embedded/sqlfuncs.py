@@ -13,12 +13,16 @@ __all__ = ["install"]
 
 _MACROS: tuple[str, ...] = (
     # Elasticsearch's default date format `strict_date_optional_time||epoch_millis`, as epoch
-    # milliseconds.  A 4-digit string is a year (the date format is tried first); any other
-    # all-digit string is epoch millis.  DuckDB's ISO cast is a little more lenient than
+    # milliseconds (regular expressions, which cost, only for the less usual forms).  A 4-digit
+    # string is a year (the date format is tried first); any other all-digit string is epoch
+    # millis.  DuckDB's ISO cast is a little more lenient than
     # `strict_date_optional_time` (it also takes a space before the time).
     r"""es_date_ms(s) AS (
         CASE
             WHEN s IS NULL THEN NULL
+            -- Fast path, same result: with a time (`:` after `YYYY-MM-DDTHH`) none of the
+            -- patterns below can match, so it is the general ISO cast.
+            WHEN substr(s, 14, 1) = ':' THEN epoch_ms(TRY_CAST(s AS TIMESTAMPTZ))
             WHEN regexp_full_match(s, '[0-9]{4}')
                 THEN epoch_ms(make_timestamp(TRY_CAST(s AS INT), 1, 1, 0, 0, 0))
             WHEN regexp_full_match(s, '[0-9]{4}-[0-9]{2}')

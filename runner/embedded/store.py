@@ -8,6 +8,11 @@ holds the file, opening is retried with a short exponential backoff; if it stays
 :class:`~runner.errors.StoreBusyError` names the PID that holds it (DuckDB's lock error carries
 it).
 
+Opening is cheap: each process keeps one in-memory DuckDB instance (creating one costs ~12 ms,
+its built-in extensions load every time) and *attaches* the store file to it for an operation
+(~1 ms).  The file stays attached while any operation of the process uses it, and is detached
+(checkpointed and unlocked) as soon as the last one ends.
+
 Other parts of the runner (alerts, executions, rule state) keep their own tables in the same
 file: they call :func:`register_schema` at import time with idempotent ``CREATE ... IF NOT
 EXISTS`` statements, and every store applies the registered schemas on its first connection.
@@ -15,6 +20,7 @@ EXISTS`` statements, and every store applies the registered schemas on its first
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -28,7 +34,15 @@ import duckdb
 from runner.embedded import sqlfuncs
 from runner.errors import StoreBusyError, StoreError
 
-__all__ = ["Store", "StoreConfig", "register_schema", "registered_schemas"]
+__all__ = [
+    "EVENT_SEQ_INDEX",
+    "Store",
+    "StoreConfig",
+    "database_of",
+    "event_key_sql",
+    "register_schema",
+    "registered_schemas",
+]
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
@@ -54,16 +68,37 @@ def registered_schemas() -> dict[str, tuple[str, ...]]:
         return dict(_SCHEMAS)
 
 
+EVENT_SEQ_INDEX = "events_seq"  # ALTER COLUMN TYPE needs it dropped, then made again
+
+
+def event_key_sql(index: str, doc_id: str) -> str:
+    """SQL for an event's ``_key`` from SQL for its ``_index`` and ``_id``."""
+    return f"(hash({index}, {doc_id}) >> 1)::BIGINT"
+
+
 # The event tables; see runner.embedded.fields for why events are stored this way.
+#
+# * ``_seq``: load order, numbered in row order, indexed: hits are read back by it, which reads
+#   only their blocks (a scan filtered on rowid reads most of ``_source``: DuckDB has no other
+#   way to fetch given rows).  While a load runs, its rows hold their status there.
+# * ``_key``: a hash of ``_index`` and ``_id``, to find duplicates with integer comparisons.
+# * ``_source``: the document as loaded, uncompressed: DuckDB decompresses a whole vector (2048
+#   documents) to read one zstd-compressed value, which made reading the hits the bulk of a
+#   search's time; uncompressed, the store is about the size of the NDJSON.
 register_schema(
     "events",
     """CREATE TABLE IF NOT EXISTS events (
         _seq BIGINT NOT NULL,
         _index VARCHAR NOT NULL,
         _id VARCHAR NOT NULL,
+        _key BIGINT NOT NULL,
         _ts BIGINT NOT NULL,
-        _source VARCHAR USING COMPRESSION zstd NOT NULL
+        _source VARCHAR USING COMPRESSION uncompressed NOT NULL
     )""",
+    # Stores from before ``_key``.
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS _key BIGINT",
+    f"UPDATE events SET _key = {event_key_sql('_index', '_id')} WHERE _key IS NULL",
+    f"CREATE INDEX IF NOT EXISTS {EVENT_SEQ_INDEX} ON events (_seq)",
     """CREATE TABLE IF NOT EXISTS event_fields (
         field VARCHAR PRIMARY KEY,
         col VARCHAR NOT NULL,
@@ -84,6 +119,101 @@ class StoreConfig:
     busy_timeout: float = 5.0
     memory_limit: str = "1GB"
     threads: int | None = None
+
+
+class _Attached:
+    __slots__ = ("alias", "users")
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.users = 0
+
+
+class _Engine:
+    """The process's in-memory DuckDB instance, with the store files attached to it now.
+
+    Only used under ``_OPEN_CLOSE``.
+    """
+
+    def __init__(self) -> None:
+        self.db: duckdb.DuckDBPyConnection | None = None
+        self.pid = 0
+        self.attached: dict[str, _Attached] = {}
+        self.settings: tuple[str, int | None] | None = None
+        self.count = 0
+
+    def _instance(self, path: Path, config: StoreConfig) -> duckdb.DuckDBPyConnection:
+        if self.db is None or self.pid != os.getpid():  # a forked child needs its own
+            self.db = duckdb.connect(
+                ":memory:",
+                # Spilled data goes next to the store, as with a file opened directly.
+                config={"temp_directory": f"{path}.tmp", "memory_limit": config.memory_limit},
+            )
+            self.pid = os.getpid()
+            self.attached = {}
+            self.settings = None
+            # Timestamps without a zone are UTC, as in Elasticsearch.
+            self.db.execute("SET GLOBAL TimeZone = 'UTC'")
+        wanted = (config.memory_limit, config.threads)
+        if wanted != self.settings:
+            self.db.execute(f"SET GLOBAL memory_limit = {_sql_string(config.memory_limit)}")
+            if config.threads:
+                self.db.execute(f"SET GLOBAL threads = {int(config.threads)}")
+            else:
+                self.db.execute("RESET GLOBAL threads")
+            self.settings = wanted
+        return self.db
+
+    def attach(self, path: Path, config: StoreConfig) -> str:
+        """Attach the file (unless attached already) and count one more user; its alias."""
+        db = self._instance(path, config)
+        key = os.path.realpath(path)
+        entry = self.attached.get(key)
+        if entry is None:
+            self.count += 1
+            entry = _Attached(f"store_{self.count}")
+            db.execute(f"ATTACH {_sql_string(str(path))} AS {entry.alias}")
+            self.attached[key] = entry
+        entry.users += 1
+        return entry.alias
+
+    def cursor(self, alias: str) -> duckdb.DuckDBPyConnection:
+        assert self.db is not None
+        con = self.db.cursor()
+        try:
+            con.execute(f"USE {alias}")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def release(self, path: Path) -> None:
+        """One user less; the last one detaches the file."""
+        key = os.path.realpath(path)
+        entry = self.attached.get(key)
+        if entry is None or self.db is None:
+            return
+        entry.users -= 1
+        if entry.users <= 0:
+            del self.attached[key]
+            self.db.execute(f"DETACH {entry.alias}")
+
+
+_ENGINE = _Engine()
+_DATABASES: dict[int, str] = {}  # id of an open connection -> the alias of its store
+
+
+def database_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The name the store of a connection from :meth:`Store.connect` is attached under."""
+    name = _DATABASES.get(id(con))
+    if name is None:
+        row = con.execute("SELECT current_database()").fetchone()
+        name = str(row[0]) if row else "memory"
+    return name
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 class Store:
@@ -122,8 +252,7 @@ class Store:
             yield con
         finally:
             self._local.con = None
-            with _OPEN_CLOSE:
-                con.close()
+            self._close(con)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -140,17 +269,12 @@ class Store:
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        settings: dict[str, str | bool | int | float | list[str]] = {
-            "memory_limit": self.config.memory_limit
-        }
-        if self.config.threads:
-            settings["threads"] = self.config.threads
         deadline = time.monotonic() + self.config.busy_timeout
         delay = 0.02
         while True:
             try:
                 with _OPEN_CLOSE:
-                    con = duckdb.connect(str(self.path), config=settings)
+                    alias = _ENGINE.attach(self.path, self.config)
                 break
             except duckdb.IOException as exc:
                 holder = _LOCK_HOLDER.search(str(exc))
@@ -168,15 +292,28 @@ class Store:
                 raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
             with _OPEN_CLOSE:  # concurrent CREATE IF NOT EXISTS conflict in the catalog too
-                self._prepare(con)
+                con = _ENGINE.cursor(alias)
+                try:
+                    self._prepare(con)
+                except BaseException:
+                    con.close()
+                    raise
         except BaseException:
-            con.close()
+            with _OPEN_CLOSE:
+                _ENGINE.release(self.path)
             raise
+        _DATABASES[id(con)] = alias
         return con
 
+    def _close(self, con: duckdb.DuckDBPyConnection) -> None:
+        _DATABASES.pop(id(con), None)
+        with _OPEN_CLOSE:
+            try:
+                con.close()
+            finally:
+                _ENGINE.release(self.path)
+
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        # Timestamps without a zone are UTC, as in Elasticsearch.
-        con.execute("SET TimeZone = 'UTC'")
         for name, statements in registered_schemas().items():
             key = (name, statements)
             if key in self._schemas_applied:
