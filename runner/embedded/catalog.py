@@ -3,12 +3,14 @@
 Kept in two small tables (``event_fields``, ``event_shape``) beside ``events``.  Loading grows
 the catalog (new columns, or a column widened to a LIST or to VARCHAR when new documents call
 for it); searching only reads it, so a query over a field no document has compiles to NULL.
+A field whose values looked like dates when its column was made also gets a BIGINT twin in
+epoch ms (``ms_col``, kept in step with it), used where the field serves as a timestamp.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -17,6 +19,7 @@ from runner.embedded.fields import (
     ColumnKind,
     FieldInfo,
     FieldSpec,
+    date_ms_sql,
     field_specs,
     quote_ident,
     sql_string,
@@ -39,11 +42,14 @@ class Catalog:
         # One round trip: every search starts here.
         row = con.execute(
             "SELECT (SELECT shape FROM event_shape WHERE id = 1), "
-            "(SELECT list({'f': field, 'c': col, 'k': kind, 'l': is_list}) FROM event_fields)"
+            "(SELECT list({'f': field, 'c': col, 'k': kind, 'l': is_list, 'm': ms_col}) "
+            "FROM event_fields)"
         ).fetchone()
         shape = Shape.from_json(json.loads(row[0])) if row and row[0] else Shape()
         fields = {
-            f["f"]: FieldInfo(name=f["f"], column=f["c"], kind=f["k"], is_list=bool(f["l"]))
+            f["f"]: FieldInfo(
+                name=f["f"], column=f["c"], kind=f["k"], is_list=bool(f["l"]), ms_column=f["m"]
+            )
             for f in (row[1] if row and row[1] else [])
         }
         return cls(shape=shape, fields=fields)
@@ -51,8 +57,14 @@ class Catalog:
     def get(self, name: str) -> FieldInfo | None:
         return self.fields.get(name)
 
-    def apply_shape(self, con: duckdb.DuckDBPyConnection, shape: Shape) -> None:
-        """Create or widen columns so every field of ``shape`` has the right column."""
+    def apply_shape(
+        self, con: duckdb.DuckDBPyConnection, shape: Shape, dates: Collection[str] = ()
+    ) -> None:
+        """Create or widen columns so every field of ``shape`` has the right column.
+
+        New keyword fields named in ``dates`` (their values look like dates) also get an
+        epoch-ms column (:attr:`FieldInfo.ms_column`).
+        """
         specs = field_specs(shape)
         taken = {
             str(r[0]).lower()
@@ -70,7 +82,18 @@ class Catalog:
                 taken.add(column.lower())
                 column_type = _sql_type(spec.kind, spec.is_list)
                 con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(column)} {column_type}")
-                info = FieldInfo(name=name, column=column, kind=spec.kind, is_list=spec.is_list)
+                ms_column = None
+                if name in dates and spec.kind == "keyword":
+                    ms_column = _free_name(f"{name}#ms", taken)
+                    taken.add(ms_column.lower())
+                    con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(ms_column)} BIGINT")
+                info = FieldInfo(
+                    name=name,
+                    column=column,
+                    kind=spec.kind,
+                    is_list=spec.is_list,
+                    ms_column=ms_column,
+                )
                 self._save_field(con, info)
                 self.fields[name] = info
             elif known.kind != spec.kind or known.is_list != spec.is_list:
@@ -99,21 +122,39 @@ class Catalog:
                 f"ALTER TABLE events ALTER COLUMN {quote_ident(info.column)} "
                 f"TYPE {_sql_type(spec.kind, spec.is_list)} USING {from_source[name].sql}"
             )
-            updated = FieldInfo(name=name, column=info.column, kind=spec.kind, is_list=spec.is_list)
+            if info.ms_column:  # the values' text may change (a number read as keyword)
+                con.execute(
+                    f"ALTER TABLE events ALTER COLUMN {quote_ident(info.ms_column)} TYPE BIGINT "
+                    f"USING {date_ms_sql(from_source[name].sql, spec.is_list)}"
+                )
+            updated = FieldInfo(
+                name=name,
+                column=info.column,
+                kind=spec.kind,
+                is_list=spec.is_list,
+                ms_column=info.ms_column,
+            )
             self._save_field(con, updated)
             self.fields[name] = updated
         if indexed:
             con.execute(f"CREATE INDEX {EVENT_SEQ_INDEX} ON events (_seq)")
 
     def columns_for(self, specs: Mapping[str, FieldSpec]) -> list[tuple[str, str]]:
-        """(field, quoted column) for the fields being inserted."""
-        return [(name, quote_ident(self.fields[name].column)) for name in specs]
+        """(quoted column, SQL value) for every column the fields being inserted fill."""
+        out: list[tuple[str, str]] = []
+        for name, spec in specs.items():
+            info = self.fields[name]
+            out.append((quote_ident(info.column), spec.sql))
+            if info.ms_column:
+                out.append((quote_ident(info.ms_column), date_ms_sql(spec.sql, spec.is_list)))
+        return out
 
     @staticmethod
     def _save_field(con: duckdb.DuckDBPyConnection, info: FieldInfo) -> None:
         con.execute(
-            "INSERT OR REPLACE INTO event_fields (field, col, kind, is_list) VALUES (?, ?, ?, ?)",
-            [info.name, info.column, info.kind, info.is_list],
+            "INSERT OR REPLACE INTO event_fields (field, col, kind, is_list, ms_col) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [info.name, info.column, info.kind, info.is_list, info.ms_column],
         )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from runner.embedded.catalog import Catalog
 from runner.embedded.dates import parse_es_date_ms
 from runner.embedded.eql_functions import call
-from runner.embedded.fields import quote_ident, sql_string
+from runner.embedded.fields import date_ms_sql, quote_ident, sql_string
 from runner.embedded.patterns import PatternError, lucene_to_re2, wildcard_to_like
 from runner.embedded.values import NULL, NUMERIC, Kind, Value, as_text, literal_value
 from runner.eql import ast
@@ -69,12 +69,12 @@ class EqlCompiler:
             info = self.catalog.get(name)
             if info is None:
                 return NULL
-            text = (
-                f"list_min({quote_ident(info.column)})"
-                if info.is_list
-                else quote_ident(info.column)
+            sql = (
+                quote_ident(info.ms_column)
+                if info.ms_column
+                else date_ms_sql(quote_ident(info.column), info.is_list)
             )
-            return Value(sql=f"es_date_ms(CAST({text} AS VARCHAR))", kind="date", is_field=True)
+            return Value(sql=sql, kind="date", is_field=True)
         info = self.catalog.get(name)
         if info is None:
             return NULL

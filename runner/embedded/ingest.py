@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from runner.embedded.catalog import Catalog
 from runner.embedded.coverage import check_sql
 from runner.embedded.fields import field_specs, sql_string
 from runner.embedded.inputs import Source, clean_copy, readable_file, source_name
-from runner.embedded.shape import Shape, transform_type
+from runner.embedded.shape import Shape, join_path, transform_type
 from runner.embedded.store import EVENT_SEQ_INDEX, Store, event_key_sql
 from runner.errors import StoreError
 
@@ -240,12 +241,12 @@ def _load_once(
     _number_rows(con)  # rows an interrupted load left unnumbered
     catalog = Catalog.load(con)
     shape = catalog.shape
-    _learn_sample(con, path, shape)
+    dates = _DateFields()
+    _learn_sample(con, path, shape, dates)
     con.execute("BEGIN TRANSACTION")
     try:
-        result = _Load(con, catalog, shape, path=path, index=index, report=report).run(
-            name=name, max_problems=max_problems, early=early
-        )
+        load = _Load(con, catalog, shape, path=path, index=index, report=report, dates=dates)
+        result = load.run(name=name, max_problems=max_problems, early=early)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -281,7 +282,9 @@ def _number_from(con: duckdb.DuckDBPyConnection, first: int) -> None:
         raise
 
 
-def _learn_sample(con: duckdb.DuckDBPyConnection, path: Path, shape: Shape) -> None:
+def _learn_sample(
+    con: duckdb.DuckDBPyConnection, path: Path, shape: Shape, dates: _DateFields
+) -> None:
     """Grow the shape from the first documents (the check catches what they miss)."""
     rows = con.execute(f"SELECT line FROM {_csv_scan(path)} LIMIT {_SAMPLE}").fetchall()
     for (line,) in rows:
@@ -291,7 +294,34 @@ def _learn_sample(con: duckdb.DuckDBPyConnection, path: Path, shape: Shape) -> N
             continue
         if isinstance(doc, dict):
             source = doc.get("_source")
-            shape.add_document(source if isinstance(source, dict) else doc)
+            document = source if isinstance(source, dict) else doc
+            shape.add_document(document)
+            dates.add(document)
+
+
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+class _DateFields:
+    """Fields whose every value seen is an ISO date-time string (``@timestamp`` has ``_ts``)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, bool] = {}
+
+    def add(self, value: Any, path: str = "") -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key:
+                    self.add(child, join_path(path, key))
+        elif isinstance(value, list):
+            for item in value:
+                self.add(item, path)
+        elif value is not None:
+            looks = isinstance(value, str) and _ISO_DATE_TIME.match(value) is not None
+            self.seen[path] = self.seen.get(path, True) and looks
+
+    def names(self) -> set[str]:
+        return {name for name, dated in self.seen.items() if dated and name != "@timestamp"}
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -311,10 +341,12 @@ class _Load:
         path: Path,
         index: str | None,
         report: Callable[[float], None],
+        dates: _DateFields,
     ) -> None:
         self.con = con
         self.catalog = catalog
         self.shape = shape
+        self.dates = dates
         self.path = path
         self.index = index
         self.report = report
@@ -328,7 +360,7 @@ class _Load:
         self.dedupe = con.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
         # Rows of this load are numbered after the commit; the index is made again then.
         con.execute(f"DROP INDEX IF EXISTS {EVENT_SEQ_INDEX}")
-        self.catalog.apply_shape(con, self.shape)
+        self.catalog.apply_shape(con, self.shape, self.dates.names())
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _load_problems (flag INTEGER, text VARCHAR, n BIGINT)"
         )
@@ -353,8 +385,9 @@ class _Load:
     def _from_file(self, numbered: bool = False) -> str:
         """(line, src, st, hidx, hid) per non-blank line of the input (``ln`` first if numbered).
 
-        ``src`` is the document text (a hit's ``_source``), ``st`` 3 when it may be an object
-        (the parse decides), else a problem code; ``hidx``/``hid`` a hit's index and id.
+        ``src`` is the document text (a hit's ``_source``); ``st`` 3 when it may be an object,
+        2 when it cannot be one, 4 for a hit whose ``_source`` is no object (for 3 and 2, the
+        parse then tells invalid JSON, 1, apart); ``hidx``/``hid`` a hit's index and id.
         """
         scan = _csv_scan(self.path)
         lines = f"SELECT row_number() OVER () AS ln, line FROM {scan}" if numbered else scan
@@ -442,8 +475,8 @@ class _Load:
         specs = field_specs(self.shape)
         explicit = "NULL::VARCHAR" if self.index is None else sql_string(self.index)
         columns = self.catalog.columns_for(specs)
-        targets = "".join(f", {col}" for _, col in columns)
-        values = "".join(f", {spec.sql}" for spec in specs.values())
+        targets = "".join(f", {col}" for col, _ in columns)
+        values = "".join(f", {value}" for _, value in columns)
         problem = ", ".join(str(f) for f in _PROBLEM_FLAGS)
         parsed = self._rows_sql(rows, check=check, dedupe=self.dedupe)
         if self.dedupe:
@@ -498,7 +531,7 @@ class _Load:
             last = int(flagged[1])
             grew = self._walk_suspects()
             if grew:
-                self.catalog.apply_shape(con, self.shape)
+                self.catalog.apply_shape(con, self.shape, self.dates.names())
             # Derived again with the grown shape (checked again), or for good when it did not
             # grow: the check only flags rows that might hold something new.
             con.execute(self._insert_sql(self._from_suspects(last), check=grew))
@@ -516,7 +549,9 @@ class _Load:
             if not page:
                 break
             for (text,) in page:
-                grew = self.shape.add_document(json.loads(text)) or grew
+                document = json.loads(text)
+                grew = self.shape.add_document(document) or grew
+                self.dates.add(document)
         return grew
 
     def _drop_repeats(self) -> None:

@@ -42,7 +42,7 @@ Key = tuple[Any, ...]
 _REF = len(HIT_COLUMNS.split(","))  # leading columns of a scanned row: fetch_hits' reference
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(slots=True)  # not frozen: thousands are made per search, and frozen init is slow
 class _Event:
     seq: int  # rowid
     ref: tuple[Any, ...]  # what fetch_hits reads the document back with
@@ -97,24 +97,22 @@ def _scan(
     ).fetchall()
     events: list[_Event] = []
     width = len(conditions)
+    # Where each condition's key values sit in a row.
+    spans: list[tuple[int, int, _Condition]] = []
+    cursor = _REF + 2 + width
+    for cond in conditions:
+        spans.append((cursor, cursor + len(cond.keys), cond))
+        cursor += len(cond.keys)
+    flag_at = [(i, _REF + 2 + i) for i in range(width)]
     for row in rows:
-        seq, ref, ts = int(row[0]), tuple(row[:_REF]), row[_REF]
-        matched = frozenset(i for i in range(width) if row[_REF + 2 + i])
-        cursor = _REF + 2 + width
+        ts = row[_REF]
+        matched = frozenset([i for i, at in flag_at if row[at]])
         key_sets: dict[int, tuple[Key, ...]] = {}
-        for i, cond in enumerate(conditions):
-            values = row[cursor : cursor + len(cond.keys)]
-            cursor += len(cond.keys)
-            if i in matched:
-                key_sets[i] = _combinations(values, cond)
+        for i in matched:
+            low, high, cond = spans[i]
+            key_sets[i] = _combinations(row[low:high], cond)
         events.append(
-            _Event(
-                seq=seq,
-                ref=ref,
-                ts=int(ts) if ts is not None else 0,
-                stages=matched,
-                keys=key_sets,
-            )
+            _Event(int(row[0]), row[:_REF], int(ts) if ts is not None else 0, matched, key_sets)
         )
     return events
 

@@ -103,8 +103,10 @@ register_schema(
         field VARCHAR PRIMARY KEY,
         col VARCHAR NOT NULL,
         kind VARCHAR NOT NULL,
-        is_list BOOLEAN NOT NULL
+        is_list BOOLEAN NOT NULL,
+        ms_col VARCHAR
     )""",
+    "ALTER TABLE event_fields ADD COLUMN IF NOT EXISTS ms_col VARCHAR",
     """CREATE TABLE IF NOT EXISTS event_shape (
         id INTEGER PRIMARY KEY,
         shape VARCHAR NOT NULL
@@ -195,8 +197,8 @@ class _Engine:
             return
         entry.users -= 1
         if entry.users <= 0:
+            self.db.execute(f"DETACH {entry.alias}")  # if this fails, the next release retries
             del self.attached[key]
-            self.db.execute(f"DETACH {entry.alias}")
 
 
 _ENGINE = _Engine()

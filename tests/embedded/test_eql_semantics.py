@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from runner.embedded.store import Store
 from runner.errors import QueryError
 from runner.search import TimeRange
 from tests.embedded.conftest import BASE, Eql, Loader, at
@@ -225,3 +226,37 @@ def test_semantic_errors_carry_a_position(load: Loader, eql: Eql) -> None:
     assert caught.value.line == 1 and caught.value.column > 1
     with pytest.raises(QueryError, match="boolean"):
         eql("any where s")
+
+
+def test_date_fields_get_an_epoch_ms_column_that_tracks_their_values(
+    store: Store, load: Loader, eql: Eql
+) -> None:
+    """A field whose values look like dates gets a BIGINT twin (ms_col) for timestamp use;
+    searches through it give what parsing the text per row gives, also after a widening."""
+    load(
+        [
+            {"n": 1, "@timestamp": at(1), "event": {"ingested": at(30)}},
+            {"n": 2, "@timestamp": at(2), "event": {"ingested": at(20)}},
+        ]
+    )
+    with store.connect() as con:
+        twin = con.execute(
+            "SELECT ms_col FROM event_fields WHERE field = 'event.ingested'"
+        ).fetchone()
+    assert twin == ("event.ingested#ms",)
+    assert eql("any where true", timestamp_field="event.ingested") == [2, 1]
+    # Later documents widen it to a list (a script reads the smallest value) and add a number.
+    load(
+        [
+            {"n": 3, "@timestamp": at(3), "event": {"ingested": [at(25), at(10)]}},
+            {"n": 4, "@timestamp": at(4), "event": {"ingested": 1714564815000}},  # at(15)
+        ]
+    )
+    assert eql("any where true", timestamp_field="event.ingested") == [3, 4, 2, 1]
+    window = TimeRange(
+        field="event.ingested",
+        fallback="@timestamp",
+        start=BASE + timedelta(seconds=12),
+        end=BASE + timedelta(seconds=22),
+    )
+    assert eql("any where true", time_range=window) == [2, 4]  # ordered by @timestamp

@@ -221,3 +221,74 @@ def test_progress_reports_each_input(store: Store, tmp_path: Path) -> None:
 def test_missing_file_is_an_error(store: Store, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such file"):
         load_events(store, [tmp_path / "nope.ndjson"])
+
+
+# -- how a load runs (runner.embedded.ingest's docstring) -------------------------------------
+
+
+def _seqs(store: Store) -> list[int]:
+    return [int(s) for (s,) in _rows(store, "SELECT _seq FROM events ORDER BY rowid")]
+
+
+def test_rows_are_numbered_in_load_order_and_indexed(store: Store, load: Loader) -> None:
+    load([{"n": 1}, {"n": 2}])
+    load([{"n": 3}])
+    assert _seqs(store) == [1, 2, 3]
+    assert _rows(store, "SELECT index_name FROM duckdb_indexes()") == [("events_seq",)]
+    # A load that stores nothing still leaves the index in place.
+    load([{"n": 3}])
+    assert _rows(store, "SELECT index_name FROM duckdb_indexes()") == [("events_seq",)]
+
+
+def test_rows_an_interrupted_load_left_unnumbered(store: Store, load: Loader, eql: Eql) -> None:
+    load([{"n": 1}, {"n": 2}])
+    with store.connect() as con:  # as if the load had stopped between its two transactions
+        con.execute("DROP INDEX events_seq")
+        con.execute("UPDATE events SET _seq = 0")
+    assert eql("any where n > 0") == [1, 2]  # still found, read by rowid
+    load([{"n": 3}])
+    assert _seqs(store) == [1, 2, 3]
+    assert eql("any where n > 0") == [1, 2, 3]
+
+
+def test_new_fields_and_duplicates_in_a_later_load(
+    store: Store, load: Loader, eql: Eql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("runner.embedded.ingest._SAMPLE", 1)  # the check finds the rest
+    first = load([{"n": 1, "a": "x"}, {"n": 2, "a": "y"}])
+    assert (first.loaded, first.duplicates) == (2, 0)
+    second = load(
+        [
+            {"n": 1, "a": "x"},  # stored already
+            {"n": 3, "b": {"c": [1, 2]}},  # a new field, an array
+            {"n": 3, "b": {"c": [1, 2]}},  # repeated in the input
+            {"n": 4, "a": 5},  # a number where strings were seen: the column widens
+        ]
+    )
+    assert (second.loaded, second.duplicates, second.skipped) == (2, 2, 0)
+    assert eql("any where b.c == 2") == [3]
+    assert eql('any where a == "5"') == [4]
+    assert eql('any where a == "x"') == [1]
+    assert _seqs(store) == [1, 2, 3, 4]
+
+
+def test_problem_lines_found_after_the_shape_grew(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("runner.embedded.ingest._SAMPLE", 1)
+    path = write_ndjson(
+        tmp_path / "hits.ndjson",
+        [
+            {"_index": "logs-a", "_id": "1", "_source": {**GOOD, "n": 1}},
+            # A field the sample lacks: derived again, then found to have no timestamp.
+            {"_index": "logs-a", "_id": "2", "_source": {"n": 2, "new": {"x": 1}}},
+            "not json",
+            {"_index": "logs-a", "_id": "3", "_source": {**GOOD, "n": 3, "new": {"x": 3}}},
+        ],
+    )
+    summary = load_events(store, [path])
+    assert (summary.loaded, summary.skipped) == (2, 2)
+    assert [(p.line, p.message.split(" (")[0]) for p in summary.problems] == [
+        (2, "no usable @timestamp"),
+        (3, "invalid JSON"),
+    ]

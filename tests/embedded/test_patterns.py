@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import duckdb
 import pytest
 
+from runner.embedded.eql_sql import like_test
 from runner.embedded.patterns import PatternError, lucene_to_re2, wildcard_to_like
 
 
@@ -75,3 +78,17 @@ def test_unsupported_or_invalid_regex(pattern: str, offset: int) -> None:
     with pytest.raises(PatternError) as caught:
         lucene_to_re2(pattern)
     assert caught.value.offset == offset
+
+
+def test_like_with_its_literal_ends_tested_first_is_like() -> None:
+    """eql_sql.like_test adds starts_with/ends_with before LIKE: never a different answer."""
+    values = ["", "a", "ab", "abc", "a%b", "a_b", "a\\b", "é.plist", "/x/.a.plist", "aab", "ba"]
+    patterns = ["a*", "*b", "a*b", "a?b", "*a*", "a\\*b", "a%*b", "?", "*.plist", "/x/.*.plist"]
+    con = duckdb.connect()
+    for value, pattern in itertools.product(values, patterns):
+        lk = wildcard_to_like(pattern)
+        row = con.execute(
+            f"SELECT s LIKE ? ESCAPE '\\', {like_test('s', lk)} FROM (SELECT ?::VARCHAR AS s)",
+            [lk, value],
+        ).fetchone()
+        assert row is not None and row[0] == row[1], (value, pattern)

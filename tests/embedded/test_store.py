@@ -115,3 +115,19 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     with store.connect() as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert "t" not in tables
+
+
+def test_two_stores_at_once_in_one_process(tmp_path: Path) -> None:
+    first, second = Store(tmp_path / "one.duckdb"), Store(tmp_path / "two.duckdb")
+    with first.connect() as one, second.connect() as two:
+        one.execute("CREATE TABLE t (x INTEGER)")
+        one.execute("INSERT INTO t VALUES (1)")
+        two.execute("CREATE TABLE t (x INTEGER)")
+        assert one.execute("SELECT count(*) FROM t").fetchone() == (1,)
+        assert two.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    for path in (tmp_path / "one.duckdb", tmp_path / "two.duckdb"):  # both released
+        done = subprocess.run(
+            [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}).close()"],
+            check=False,
+        )
+        assert done.returncode == 0
