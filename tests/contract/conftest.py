@@ -7,7 +7,6 @@ when ``RUNNER_TEST_ES_URL`` is set, and is skipped with that reason otherwise.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from runner.backends.base import Backend
 from runner.backends.embedded import EmbeddedBackend
 from runner.embedded.ingest import load_events
 from runner.embedded.store import Store
+from tests.real_cluster import cluster_url
 
 
 @dataclass
@@ -51,30 +51,6 @@ def _namespaced(index: str, namespace: str) -> str:
     return index.rsplit("-", 1)[0] + f"-{namespace}"
 
 
-def _executable(request: pytest.FixtureRequest) -> Path | None:
-    try:
-        configured = request.config.getoption("elasticsearch_executable") or request.config.getini(
-            "elasticsearch_executable"
-        )
-    except ValueError:  # pytest-elasticsearch is not installed
-        return None
-    path = Path(str(configured)) if configured else None
-    return path if path is not None and path.is_file() else None
-
-
-def _cluster_url(request: pytest.FixtureRequest) -> str:
-    url = os.environ.get("RUNNER_TEST_ES_URL")
-    if url:
-        return url
-    if _executable(request) is not None:
-        proc = request.getfixturevalue("elasticsearch_proc")
-        return f"http://{proc.host}:{proc.port}"
-    pytest.skip(
-        "no Elasticsearch cluster: set RUNNER_TEST_ES_URL, or give pytest-elasticsearch an "
-        "executable (--elasticsearch-executable PATH)"
-    )
-
-
 @pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "embedded":
@@ -85,7 +61,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     from runner.backends.elasticsearch import ElasticsearchBackend  # pragma: no cover
     from runner.config import ElasticsearchSettings
 
-    url = _cluster_url(request)  # pragma: no cover - needs a cluster
+    url = cluster_url(request)  # pragma: no cover - needs a cluster
     namespace = f"rt{uuid.uuid4().hex[:10]}"
     backend = ElasticsearchBackend(
         ElasticsearchSettings(hosts=(url,)),

@@ -10,12 +10,10 @@ deleted afterwards.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from runner.rules.loader import load_rules
 from runner.rules.select import resolve_rule
 from runner.timeutil import isoformat, utcnow
 from tests.conftest import SEED_RULES
+from tests.real_cluster import cluster_url
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -41,29 +40,9 @@ EVENT_MAPPINGS = {
 }
 
 
-def _executable(request: pytest.FixtureRequest) -> Path | None:
-    try:
-        configured = request.config.getoption("elasticsearch_executable") or request.config.getini(
-            "elasticsearch_executable"
-        )
-    except ValueError:  # pytest-elasticsearch is not installed
-        return None
-    path = Path(str(configured)) if configured else None
-    return path if path is not None and path.is_file() else None
-
-
 @pytest.fixture(scope="module")
 def es_url(request: pytest.FixtureRequest) -> str:
-    url = os.environ.get("RUNNER_TEST_ES_URL")
-    if url:
-        return url
-    if _executable(request) is not None:
-        proc = request.getfixturevalue("elasticsearch_proc")
-        return f"http://{proc.host}:{proc.port}"
-    pytest.skip(
-        "no Elasticsearch cluster: set RUNNER_TEST_ES_URL, or give pytest-elasticsearch an "
-        "executable (--elasticsearch-executable PATH)"
-    )
+    return cluster_url(request)
 
 
 @pytest.fixture
