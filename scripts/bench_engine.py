@@ -8,8 +8,8 @@ package's PythonEngine on the same events.
 Generates realistic Elastic Defend events with :mod:`runner.demo` (process / file / network mix,
 many hosts, 0.1% true positives for the seed rules) into a temporary NDJSON file, loads it into a
 fresh store with :func:`runner.embedded.load_events`, then times each seed rule's query built as
-the execution core builds it (:func:`runner.execution.candidates.window_range`, the rule's index,
-size, timestamp fields and filters) over two windows:
+the execution core builds it (:mod:`runner.execution.rule_requests`: the rule's index, time
+range, timestamp fields and filters; only ``size`` differs) over two windows:
 
 * ``rule window``: the rule's own window at the generator's ``now`` (``now-9m..now``) with
   ``size = max_signals``, exactly what one scheduled execution searches; the hits must be the
@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -58,14 +58,12 @@ from runner.demo import (  # noqa: E402 - after the path set-up
     write_manifest,
 )
 from runner.embedded import Store, load_events, search_eql, search_kql  # noqa: E402
-from runner.execution.candidates import _filters as rule_filters  # noqa: E402
-from runner.execution.candidates import window_range  # noqa: E402
 from runner.execution.model import Window  # noqa: E402
+from runner.execution.rule_requests import eql_request, kql_request  # noqa: E402
 from runner.execution.windows import plan_windows  # noqa: E402
 from runner.resources import seed_rules_dir  # noqa: E402
 from runner.rules.loader import load_rules  # noqa: E402
 from runner.rules.model import Rule  # noqa: E402
-from runner.search import EqlRequest, KqlRequest  # noqa: E402
 
 # A fixed "now": the same arguments give the same events, byte for byte, on every run.
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -185,31 +183,10 @@ def load_seed_rules(rules_dir: Path) -> dict[str, Rule]:
 def run_query(store: Store, rule: Rule, window: Window, size: int) -> int:
     """The rule's search as the execution core builds it; returns the number of results."""
     if rule.language == "eql":
-        result = search_eql(
-            store,
-            EqlRequest(
-                query=rule.eql,
-                indices=rule.index,
-                time_range=window_range(rule, window),
-                size=size,
-                timestamp_field=rule.timestamp_field,
-                tiebreaker_field=rule.tiebreaker_field,
-                event_category_field=rule.event_category_override or "event.category",
-                filters=rule_filters(rule),
-            ),
-        )
+        eql = replace(eql_request(rule, window.start, window.end), size=size)
+        result = search_eql(store, eql)
         return len(result.events) + len(result.sequences)
-    hits = search_kql(
-        store,
-        KqlRequest(
-            query=rule.kql,
-            indices=rule.index,
-            time_range=window_range(rule, window),
-            size=size,
-            timestamp_field=rule.timestamp_override or rule.timestamp_field,
-            filters=rule_filters(rule),
-        ),
-    )
+    hits = search_kql(store, replace(kql_request(rule, window.start, window.end), size=size))
     return len(hits)
 
 

@@ -26,6 +26,8 @@ from runner.elastic.dsl import (
     time_filter,
     timestamp_sort,
 )
+from runner.execution import rule_requests
+from runner.execution.rule_requests import DEFAULT_EVENT_CATEGORY
 from runner.rules.model import Rule
 from runner.search import (
     EqlRequest,
@@ -35,7 +37,6 @@ from runner.search import (
     TermKey,
     TermsPageRequest,
     TermsQuery,
-    TimeRange,
 )
 from runner.timeutil import parse_datemath
 
@@ -57,7 +58,6 @@ __all__ = [
 
 EQL_PARAMS = "allow_no_indices=true"
 SEARCH_PARAMS = "allow_no_indices=true&ignore_unavailable=true"
-DEFAULT_EVENT_CATEGORY = "event.category"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -202,33 +202,6 @@ def term_documents_request(
 # They mirror how runner.execution.candidates turns a rule and a window into neutral requests.
 
 
-def _rule_range(rule: Rule, start: datetime | None, end: datetime | None) -> TimeRange:
-    if rule.timestamp_override:
-        return TimeRange(field=rule.timestamp_override, fallback="@timestamp", start=start, end=end)
-    return TimeRange(field=rule.timestamp_field, start=start, end=end)
-
-
-def _rule_filters(rule: Rule) -> tuple[dict[str, Any], ...]:
-    """Enabled rule filters as DSL; negated ones wrapped in ``must_not``."""
-    found: list[dict[str, Any]] = []
-    for item in rule.filters:
-        if not item.disabled:
-            query = dict(item.query)
-            found.append({"bool": {"must_not": [query]}} if item.negate else query)
-    return tuple(found)
-
-
-def _terms_query(rule: Rule) -> TermsQuery:
-    assert rule.new_terms is not None
-    return TermsQuery(
-        query=rule.kql,
-        fields=rule.new_terms.fields,
-        indices=rule.index,
-        timestamp_override=rule.timestamp_override,
-        filters=_rule_filters(rule),
-    )
-
-
 def _rule_keys(rule: Rule, terms: Sequence[Any]) -> tuple[TermKey, ...]:
     width = len(rule.new_terms.fields) if rule.new_terms else 1
     return tuple(t if isinstance(t, tuple) else (t,) * width for t in terms)
@@ -236,47 +209,31 @@ def _rule_keys(rule: Rule, terms: Sequence[Any]) -> tuple[TermKey, ...]:
 
 def eql_search(rule: Rule, start: datetime, end: datetime) -> NativeRequest:
     """The ``_eql/search`` of an EQL rule for the window ``[start, end]``."""
-    return eql_request(
-        EqlRequest(
-            query=rule.eql,
-            indices=rule.index,
-            time_range=_rule_range(rule, start, end),
-            size=rule.max_signals,
-            timestamp_field=rule.timestamp_field,
-            tiebreaker_field=rule.tiebreaker_field,
-            event_category_field=rule.event_category_override or DEFAULT_EVENT_CATEGORY,
-            filters=_rule_filters(rule),
-        )
-    )
+    return eql_request(rule_requests.eql_request(rule, start, end))
 
 
 def query_search(rule: Rule, start: datetime, end: datetime, offset: int = 0) -> NativeRequest:
     """The first (or ``offset``) ``_search`` page of a query rule for the window."""
-    return kql_request(
-        KqlRequest(
-            query=rule.kql,
-            indices=rule.index,
-            time_range=_rule_range(rule, start, end),
-            size=rule.max_signals,
-            offset=offset,
-            timestamp_field=rule.timestamp_override or rule.timestamp_field,
-            filters=_rule_filters(rule),
-        )
-    )
+    return kql_request(rule_requests.kql_request(rule, start, end, offset=offset))
 
 
 def kql_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any]:
     """The rule's KQL (as DSL), its filters and the time range, as one bool query."""
-    return kql_query(rule.kql, _rule_range(rule, start, end), _rule_filters(rule))
+    return kql_query(
+        rule.kql, rule_requests.rule_range(rule, start, end), rule_requests.rule_filters(rule)
+    )
 
 
 def new_terms_phase1(
     rule: Rule, start: datetime, end: datetime, after: TermKey | None = None
 ) -> NativeRequest:
     return terms_page_request(
-        TermsPageRequest(terms=_terms_query(rule), time_range=_rule_range(rule, start, end),
-                         after=after)
-    )  # fmt: skip
+        TermsPageRequest(
+            terms=rule_requests.terms_query(rule),
+            time_range=rule_requests.rule_range(rule, start, end),
+            after=after,
+        )
+    )
 
 
 def new_terms_phase2(
@@ -288,8 +245,8 @@ def new_terms_phase2(
 ) -> NativeRequest:
     """Phase 2 for ``terms`` (values, or tuples for several fields)."""
     request = FirstSeenRequest(
-        terms=_terms_query(rule),
-        time_range=_rule_range(rule, history_start, end),
+        terms=rule_requests.terms_query(rule),
+        time_range=rule_requests.rule_range(rule, history_start, end),
         keys=_rule_keys(rule, terms),
     )
     return first_seen_request(request, new_after=window_start)
@@ -299,8 +256,8 @@ def new_terms_phase3(
     rule: Rule, start: datetime, end: datetime, terms: Sequence[Any]
 ) -> NativeRequest:
     request = TermDocumentsRequest(
-        terms=_terms_query(rule),
-        time_range=_rule_range(rule, start, end),
+        terms=rule_requests.terms_query(rule),
+        time_range=rule_requests.rule_range(rule, start, end),
         keys=_rule_keys(rule, terms),
     )
     return term_documents_request(request)

@@ -15,11 +15,10 @@ from typing import Any
 from runner.alerts import build_event_alert, build_new_terms_alert, build_sequence_alerts
 from runner.backends.base import Backend
 from runner.execution.model import Window
+from runner.execution.rule_requests import eql_request, kql_request, rule_range, terms_query
 from runner.rules.model import Rule
 from runner.search import (
-    EqlRequest,
     FirstSeenRequest,
-    KqlRequest,
     TermDocumentsRequest,
     TermsPageRequest,
     TermsQuery,
@@ -65,41 +64,13 @@ Fresh = Callable[[list[Candidate]], list[Candidate]]
 
 
 def window_range(rule: Rule, window: Window) -> TimeRange:
-    if rule.timestamp_override:
-        return TimeRange(
-            field=rule.timestamp_override,
-            fallback="@timestamp",
-            start=window.start,
-            end=window.end,
-        )
-    return TimeRange(field=rule.timestamp_field, start=window.start, end=window.end)
-
-
-def _filters(rule: Rule) -> tuple[dict[str, Any], ...]:
-    """Enabled rule filters as DSL; negated ones wrapped in must_not."""
-    found: list[dict[str, Any]] = []
-    for item in rule.filters:
-        if item.disabled:
-            continue
-        query = dict(item.query)
-        found.append({"bool": {"must_not": [query]}} if item.negate else query)
-    return tuple(found)
+    return rule_range(rule, window.start, window.end)
 
 
 def eql_candidates(
     backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
 ) -> CandidateBatch:
-    request = EqlRequest(
-        query=rule.eql,
-        indices=rule.index,
-        time_range=window_range(rule, window),
-        size=rule.max_signals,
-        timestamp_field=rule.timestamp_field,
-        tiebreaker_field=rule.tiebreaker_field,
-        event_category_field=rule.event_category_override or "event.category",
-        filters=_filters(rule),
-    )
-    result = backend.search_eql(request)
+    result = backend.search_eql(eql_request(rule, window.start, window.end))
     found: list[Candidate] = []
     for hit in result.events:
         alert = build_event_alert(rule, hit, **stamp.kwargs())
@@ -128,17 +99,7 @@ def query_candidates(
     offset = 0
     kept: list[Candidate] = []
     while True:
-        hits = backend.search_kql(
-            KqlRequest(
-                query=rule.kql,
-                indices=rule.index,
-                time_range=window_range(rule, window),
-                size=page_size,
-                offset=offset,
-                timestamp_field=rule.timestamp_override or rule.timestamp_field,
-                filters=_filters(rule),
-            )
-        )
+        hits = backend.search_kql(kql_request(rule, window.start, window.end, offset=offset))
         page = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in hits]
         kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
         offset += len(hits)
@@ -154,13 +115,7 @@ def new_terms_candidates(
 ) -> CandidateBatch:
     """Kibana's three phases, page by page, until the cap is passed or no page is left."""
     assert rule.new_terms is not None
-    terms = TermsQuery(
-        query=rule.kql,
-        fields=rule.new_terms.fields,
-        indices=rule.index,
-        timestamp_override=rule.timestamp_override,
-        filters=_filters(rule),
-    )
+    terms = terms_query(rule)
     in_window = window_range(rule, window)
     history = TimeRange(
         field=in_window.field,
