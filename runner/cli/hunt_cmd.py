@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from runner.cli.app import App, Commands
-from runner.cli.output import positive_int, shorten, table
+from runner.cli.output import field_value, positive_int, shorten, table
 from runner.eql import parse_eql
 from runner.kql import parse_kql
 from runner.search import EqlRequest, EqlResult, Hit, KqlRequest, MissingEvent, TimeRange
@@ -85,34 +84,21 @@ def _print_ndjson(result: EqlResult) -> None:
         )
 
 
-def _value(source: Any, dotted: str) -> Any:
-    """A field from a source that may nest objects or use dotted keys."""
-    if not isinstance(source, dict):
-        return None
-    if dotted in source:
-        return source[dotted]
-    head, _, rest = dotted.partition(".")
-    while rest:
-        if head in source:
-            return _value(source[head], rest)
-        more, _, rest = rest.partition(".")
-        head = f"{head}.{more}"
-    return source.get(head)
-
-
 def _row(hit: Hit | MissingEvent, timestamp_field: str, prefix: str = "") -> tuple[str, ...]:
     if isinstance(hit, MissingEvent):
         return (prefix, "(missing event)", "", "", "", "")
     src = hit.source
     what = (
-        _value(src, "process.name") or _value(src, "file.path") or _value(src, "dns.question.name")
+        field_value(src, "process.name")
+        or field_value(src, "file.path")
+        or field_value(src, "dns.question.name")
     )
     return (
         prefix,
-        str(_value(src, timestamp_field) or ""),
+        str(field_value(src, timestamp_field) or ""),
         hit.index,
         shorten(hit.id, 24),
-        str(_value(src, "host.name") or ""),
+        str(field_value(src, "host.name") or ""),
         shorten(str(what or ""), 60),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def positive_int(text: str) -> int:
@@ -17,6 +17,21 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def field_value(source: Any, dotted: str) -> Any:
+    """A field from a source that may nest objects or use dotted keys."""
+    if not isinstance(source, dict):
+        return None
+    if dotted in source:
+        return source[dotted]
+    head, _, rest = dotted.partition(".")
+    while rest:
+        if head in source:
+            return field_value(source[head], rest)
+        more, _, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return source.get(head)
 
 
 def shorten(text: str, width: int) -> str:

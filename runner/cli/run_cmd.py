@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from runner.cli.app import App, Commands
-from runner.cli.output import positive_int, shorten, table
+from runner.cli.output import field_value, positive_int, shorten, table
 from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
@@ -119,7 +119,7 @@ def print_alerts(alerts: list[dict[str, Any]], *, limit: int) -> None:
             str(a.get("@timestamp", ""))[:19].replace("T", " "),
             shorten(str(a.get("kibana.alert.rule.name", "")), 36),
             a.get("kibana.alert.severity", ""),
-            _host(a),
+            str(field_value(a, "host.name") or ""),
             shorten(str(a.get("kibana.alert.reason", "")), 70),
             str(a.get("kibana.alert.uuid", ""))[:12],
         )
@@ -128,12 +128,6 @@ def print_alerts(alerts: list[dict[str, Any]], *, limit: int) -> None:
     table(("created", "rule", "severity", "host", "reason", "id"), rows, empty="no alerts")
     if len(alerts) > limit:
         print(f"... {len(alerts) - limit} more (use --limit)")
-
-
-def _host(alert: dict[str, Any]) -> str:
-    host = alert.get("host")
-    value = host.get("name") if isinstance(host, dict) else alert.get("host.name")
-    return value if isinstance(value, str) else ""
 
 
 def cmd_alerts_export(args: argparse.Namespace, app: App) -> int:
