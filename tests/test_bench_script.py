@@ -4,15 +4,14 @@ find what the generator's manifest expects.  No timing is asserted: only that ti
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from runner.demo import RULE_EXIM4, RULES, Manifest, read_manifest
+from tests.helpers import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = 3000
@@ -20,14 +19,7 @@ NUMBER = r"\d+(?:\.\d+)?"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_engine", REPO / "scripts" / "bench_engine.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_engine")
 
 
 def _line(out: str, pattern: str) -> re.Match[str]:

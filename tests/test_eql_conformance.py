@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,14 +19,7 @@ def _reference_dir() -> Path:
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "eql_conformance", REPO / "scripts" / "eql_conformance.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("eql_conformance")
 
 
 @pytest.mark.reference
