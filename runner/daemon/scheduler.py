@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -246,6 +246,8 @@ class Daemon:
             rule = self._rules.get(rule_id)  # the current version, reloads included
         if rule is None or self._stop_signal is not None:
             return
+        if self.options.interval is not None:
+            rule = replace(rule, scheduled_interval=format_duration(self.interval_of(rule)))
         self.supervisor.run(rule)
 
     def _loop(self, watcher: DirectoryWatcher | None) -> None:

@@ -16,7 +16,7 @@ from runner.backends.base import Backend
 from runner.daemon.reload import effective_interval
 from runner.execution.model import ExecutionRecord, Gap
 from runner.rules.model import Rule
-from runner.timeutil import format_duration, isoformat
+from runner.timeutil import TimeParseError, format_duration, isoformat, parse_duration
 
 ALERTS_PERIOD = timedelta(hours=24)
 
@@ -88,9 +88,9 @@ def collect_status(
         gaps.setdefault(gap.rule_id, []).append(gap)
     found: list[RuleStatus] = []
     for rule in rules:
-        every = effective_interval(rule, interval)
         executions = backend.list_executions(rule_ids=[rule.rule_id], limit=1)
         last = executions[0] if executions else None
+        every = _scheduled_interval(rule, last, interval)
         state = backend.load_state(rule.rule_id)
         starts = [t for t in (state.last_start if state else None,
                               last.started_at if last else None) if t is not None]  # fmt: skip
@@ -108,6 +108,21 @@ def collect_status(
             )
         )
     return found
+
+
+def _scheduled_interval(
+    rule: Rule, last: ExecutionRecord | None, override: timedelta | None
+) -> timedelta:
+    """The interval the rule runs at: given, else the one its last execution ran at (a daemon
+    started with ``--interval`` records it there), else the rule's own."""
+    if override is None and last is not None:
+        recorded = last.extra.get("interval")
+        if isinstance(recorded, str):
+            try:
+                return effective_interval(rule, parse_duration(recorded))
+            except TimeParseError:
+                pass  # written by something else: the rule's own interval then
+    return effective_interval(rule, override)
 
 
 def backfill_command(status: RuleStatus, gap: Gap) -> str:

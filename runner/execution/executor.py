@@ -201,6 +201,7 @@ class Executor:
             message=message,
             catch_up=window.catch_up,
             backend=self.backend.name,
+            extra={"interval": rule.scheduled_interval or rule.interval},  # for `runner status`
             **metrics,
         )
         if status == "failed":
@@ -231,6 +232,7 @@ class Executor:
             message=message,
             gap_seconds=gap.seconds,
             backend=self.backend.name,
+            extra={"interval": rule.scheduled_interval or rule.interval},
         )
         get_logger().error("rule_gap", rule=rule.name, rule_id=rule.rule_id, error=message)
         self.backend.record_execution(record)

@@ -111,6 +111,9 @@ class Rule:
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # Keys of [rule] this runner does not interpret, kept verbatim (the public format grows).
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Not from the file: the interval a daemon started with --interval runs the rule at (its
+    # windows and catch-up keep `interval`); executions record it for `runner status`.
+    scheduled_interval: str | None = field(default=None, compare=False)
 
     @property
     def stem(self) -> str:

@@ -207,6 +207,7 @@ def test_an_hour_long_stop_reports_a_gap_that_backfill_closes_while_the_daemon_r
     )
     [status] = [json.loads(x) for x in ws.cli("status", "--json").stdout.splitlines()]
     [gap] = status["open_gaps"]
+    assert status["interval"] == "1s"  # what the daemon runs it at, not the rule's 5m
 
     filled = ws.cli(
         "backfill", "--rule", "emond_child_process", "--from", gap["from"], "--to", gap["to"]

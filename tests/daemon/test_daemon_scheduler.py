@@ -13,6 +13,7 @@ import pytest
 
 from runner.backends.base import Backend
 from runner.daemon.scheduler import Daemon, DaemonOptions, first_run, jitter_for
+from runner.daemon.status import collect_status
 from runner.daemon.supervisor import execute_rule
 from runner.execution.model import ExecutionRecord
 from runner.rules.loader import load_rules
@@ -167,3 +168,23 @@ def test_stop_cuts_a_running_execution_after_the_grace_period(
         assert record.message.startswith("interrupted by shutdown (grace period 500ms")
     finally:
         release.set()
+
+
+def test_an_interval_override_is_what_the_rule_runs_and_status_shows(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    write_rule(tmp_path, "a")  # its own interval is 5m
+    seen: list[str] = []
+
+    def execute(backend: Backend, rule: Rule, now: datetime) -> list[ExecutionRecord]:
+        seen.append(rule.scheduled_interval or rule.interval)
+        return execute_rule(backend, rule, now)
+
+    backend = MemoryBackend()
+    running = start(tmp_path, backend, execute=execute)
+    assert wait_until(lambda: len(backend.records("id-a")) >= 1)
+    assert running.stop() == 0
+    assert set(seen) == {"1s"}
+    assert {r.extra.get("interval") for r in backend.records("id-a")} == {"1s"}
+    (status,) = collect_status(load_rules([tmp_path]).rules, backend, datetime.now(UTC))
+    assert status.interval == SECOND

@@ -100,3 +100,21 @@ def test_print_status_shows_gaps_with_the_backfill_command() -> None:
         "runner backfill --rule rule_b --from 2024-05-01T09:00:00.000Z "
         "--to 2024-05-01T10:00:00.000Z" in text
     )
+
+
+def test_the_interval_a_daemon_ran_the_rule_at_is_the_one_shown() -> None:
+    store = backend()
+    last = replace(store.executions[-1], extra={"interval": "1m"})
+    store.executions[-1] = last
+    (a,) = collect_status([A], store, NOW)
+    assert a.interval == timedelta(minutes=1)
+    assert a.next_run == NOW - timedelta(minutes=1)
+    # Overdue one interval after its next run: at 12:00 with 1m, not with the rule's 5m.
+    assert a.overdue(NOW + timedelta(seconds=1)) and not a.overdue(NOW - timedelta(seconds=1))
+    # An unreadable record falls back to the rule's own interval; an explicit one wins.
+    store.executions[-1] = replace(last, extra={"interval": "soon"})
+    assert collect_status([A], store, NOW)[0].interval == timedelta(minutes=5)
+    store.executions[-1] = last
+    assert collect_status([A], store, NOW, interval=timedelta(hours=1))[0].interval == (
+        timedelta(hours=1)
+    )
