@@ -54,63 +54,100 @@ class CaseResult:
         return not self.problems
 
 
+_CASE_KEYS = frozenset({"name", "events", "now", "alert", "no_alert", "alerts", "status"})
+_STATUSES = ("succeeded", "partial failure", "failed")
+
+
 def discover_cases(cases_dir: Path, rules: Sequence[Rule]) -> list[RuleCase]:
-    """Every case of every given rule that has a folder; a malformed file is a UsageError."""
+    """Every case of every given rule that has a folder.
+
+    Malformed ``expected.toml`` files are one UsageError naming every problem of every file
+    (file, case and key), so one run shows all there is to fix.
+    """
     found: list[RuleCase] = []
+    problems: list[str] = []
     for rule in rules:
         folder = cases_dir / rule.stem
         expected = folder / "expected.toml"
         if expected.is_file():
-            found += _read_cases(rule, folder, expected)
+            found += _read_cases(rule, folder, expected, problems)
+    if problems:
+        raise UsageError("invalid test cases:\n  " + "\n  ".join(problems))
     return found
 
 
-def _read_cases(rule: Rule, folder: Path, expected: Path) -> list[RuleCase]:
+def _read_cases(rule: Rule, folder: Path, expected: Path, problems: list[str]) -> list[RuleCase]:
     try:
         document = tomllib.loads(expected.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{expected}: {exc}") from None
+        problems.append(f"{expected}: {exc}")
+        return []
     cases = document.get("case")
     if not isinstance(cases, list) or not cases:
-        raise UsageError(f"{expected}: expected one or more [[case]] tables")
+        problems.append(f"{expected}: expected one or more [[case]] tables")
+        return []
     found = []
     for position, raw in enumerate(cases):
         where = f"{expected}: case[{position}]"
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-            raise UsageError(f"{where}: each case needs a name")
-        events = raw.get("events") or sorted(p.name for p in folder.glob("*.ndjson"))
-        paths = tuple(folder / str(name) for name in events)
-        for path in paths:
-            if not path.is_file():
-                raise UsageError(f"{where}.events: file not found: {path}")
-        found.append(
-            RuleCase(
-                rule=rule,
-                name=raw["name"],
-                events=paths,
-                now=_times(raw.get("now"), f"{where}.now"),
-                alert=frozenset(_ids(raw.get("alert", []), f"{where}.alert")),
-                no_alert=frozenset(_ids(raw.get("no_alert", []), f"{where}.no_alert")),
-                alerts=raw.get("alerts") if isinstance(raw.get("alerts"), int) else None,
-                status=raw.get("status") if isinstance(raw.get("status"), str) else None,
-            )
-        )
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: expected a table")
+            continue
+        before = len(problems)
+        case = _read_case(rule, folder, raw, where, problems)
+        if case is not None and len(problems) == before:
+            found.append(case)
     return found
 
 
-def _times(value: Any, where: str) -> tuple[datetime, ...]:
+def _read_case(
+    rule: Rule, folder: Path, raw: dict[str, Any], where: str, problems: list[str]
+) -> RuleCase | None:
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        problems.append(f"{where}: each case needs a name")
+    problems += [f"{where}: unknown key {key!r}" for key in sorted(set(raw) - _CASE_KEYS)]
+    events = raw.get("events") or sorted(p.name for p in folder.glob("*.ndjson"))
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        problems.append(f"{where}.events: expected an array of file names")
+        events = []
+    paths = tuple(folder / name for name in events)
+    problems += [f"{where}.events: file not found: {p}" for p in paths if not p.is_file()]
+    alerts = raw.get("alerts")
+    if alerts is not None and (not isinstance(alerts, int) or isinstance(alerts, bool)):
+        problems.append(f"{where}.alerts: expected a number of alerts")
+        alerts = None
+    status = raw.get("status")
+    if status is not None and status not in _STATUSES:
+        problems.append(f"{where}.status: expected one of {', '.join(map(repr, _STATUSES))}")
+        status = None
+    return RuleCase(
+        rule=rule,
+        name=name if isinstance(name, str) else "",
+        events=paths,
+        now=_times(raw.get("now"), f"{where}.now", problems),
+        alert=frozenset(_ids(raw.get("alert", []), f"{where}.alert", problems)),
+        no_alert=frozenset(_ids(raw.get("no_alert", []), f"{where}.no_alert", problems)),
+        alerts=alerts,
+        status=status,
+    )
+
+
+def _times(value: Any, where: str, problems: list[str]) -> tuple[datetime, ...]:
     items = [v for v in (value if isinstance(value, list) else [value]) if v is not None]
     if not items:
-        raise UsageError(f"{where}: required (ISO 8601 time of the execution)")
+        problems.append(f"{where}: required (ISO 8601 time of the execution)")
+        return ()
     try:
         return tuple(parse_absolute(str(item)) for item in items)
     except TimeParseError as exc:
-        raise UsageError(f"{where}: {exc}") from None
+        problems.append(f"{where}: {exc}")
+        return ()
 
 
-def _ids(value: Any, where: str) -> list[str]:
+def _ids(value: Any, where: str, problems: list[str]) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: expected an array of event ids")
+        problems.append(f"{where}: expected an array of event ids")
+        return []
     return list(value)
 
 
