@@ -123,14 +123,8 @@ def _shift(value: datetime, amount: int, unit: str) -> datetime:
         year, month = value.year + index // 12, index % 12 + 1
         day = min(value.day, calendar.monthrange(year, month)[1])
         return value.replace(year=year, month=month, day=day)
-    step = {
-        "w": timedelta(weeks=1),
-        "d": timedelta(days=1),
-        "h": timedelta(hours=1),
-        "H": timedelta(hours=1),
-        "m": timedelta(minutes=1),
-        "s": timedelta(seconds=1),
-    }[unit]
+    # _MATH_OP admits only date-math units here: w d h H m s.
+    step = _DURATION_UNITS["h" if unit == "H" else unit]
     return value + amount * step
 
 

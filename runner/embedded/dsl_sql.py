@@ -183,12 +183,20 @@ def _single_field(compiler: DslCompiler, body: Any, clause: str) -> tuple[str, A
     return items[0]
 
 
+def _term_level(
+    compiler: DslCompiler, body: Any, clause: str, alias: str | None = None
+) -> tuple[str, Any, bool]:
+    """A term-level clause's field, value and ``case_insensitive``: ``{field: value}`` or
+    ``{field: {"value": value, "case_insensitive": bool}}`` (``alias`` names the value too)."""
+    name, spec = _single_field(compiler, body, clause)
+    if not isinstance(spec, Mapping):
+        return name, spec, False
+    value = spec.get("value", spec.get(alias)) if alias else spec.get("value")
+    return name, value, bool(spec.get("case_insensitive", False))
+
+
 def _term(compiler: DslCompiler, body: Any) -> str:
-    name, spec = _single_field(compiler, body, "term")
-    ci = False
-    if isinstance(spec, Mapping):
-        ci = bool(spec.get("case_insensitive", False))
-        spec = spec.get("value")
+    name, spec, ci = _term_level(compiler, body, "term")
     return compiler.each_field(name, lambda v: compiler.equals(v, spec, ci))
 
 
@@ -231,21 +239,13 @@ def _exists(compiler: DslCompiler, body: Any) -> str:
 
 
 def _wildcard(compiler: DslCompiler, body: Any) -> str:
-    name, spec = _single_field(compiler, body, "wildcard")
-    ci = False
-    if isinstance(spec, Mapping):
-        ci = bool(spec.get("case_insensitive", False))
-        spec = spec.get("value", spec.get("wildcard"))
+    name, spec, ci = _term_level(compiler, body, "wildcard", alias="wildcard")
     pattern = str(spec)
     return compiler.each_field(name, lambda v: compiler.pattern(v, pattern, ci))
 
 
 def _prefix(compiler: DslCompiler, body: Any) -> str:
-    name, spec = _single_field(compiler, body, "prefix")
-    ci = False
-    if isinstance(spec, Mapping):
-        ci = bool(spec.get("case_insensitive", False))
-        spec = spec.get("value")
+    name, spec, ci = _term_level(compiler, body, "prefix")
     text = str(spec)
 
     def test(v: Value) -> str:
@@ -258,11 +258,7 @@ def _prefix(compiler: DslCompiler, body: Any) -> str:
 
 
 def _regexp(compiler: DslCompiler, body: Any) -> str:
-    name, spec = _single_field(compiler, body, "regexp")
-    ci = False
-    if isinstance(spec, Mapping):
-        ci = bool(spec.get("case_insensitive", False))
-        spec = spec.get("value")
+    name, spec, ci = _term_level(compiler, body, "regexp")
     try:
         pattern = ("(?i)" if ci else "") + lucene_to_re2(str(spec))
     except PatternError as exc:
