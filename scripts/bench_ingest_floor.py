@@ -32,31 +32,24 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for folder in (REPO, REPO / "scripts"):  # runner, and bench_engine beside this script
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from bench_engine import NOW, TARGET_LOAD_RATE, TRUE_POSITIVE_RATIO, rate  # noqa: E402
 
 from runner.demo import EventSet, GeneratorConfig  # noqa: E402 - after the path set-up
 from runner.embedded import Store, load_events  # noqa: E402
 from runner.embedded.fields import quote_ident, sql_string  # noqa: E402
+from runner.embedded.ingest import lines_scan  # noqa: E402
 
-TARGET_LOAD_RATE = 250_000  # events/s, the issue's target for runner's loader
 _SAMPLE_LINES = 2000
-
-
-def lines_sql(path: Path) -> str:
-    """One VARCHAR per line, read as runner's loader reads it (DuckDB's CSV reader)."""
-    return (
-        f"read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
-        "delim = chr(1), quote = '', escape = '', auto_detect = false, "
-        "max_line_size = 16777216, buffer_size = 33554432)"
-    )
 
 
 def field_paths(path: Path, sample: int = _SAMPLE_LINES) -> list[tuple[str, ...]]:
@@ -92,13 +85,6 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def rate(count: int, seconds: float) -> str:
-    per_second = count / seconds if seconds > 0 else float("inf")
-    if per_second >= 10_000:
-        return f"{per_second / 1000:.0f}k events/s"
-    return f"{per_second:.0f} events/s"
-
-
 def measure(
     label: str, count: int, step: Callable[[], object], out: Callable[[str], None]
 ) -> float:
@@ -116,7 +102,7 @@ def floors(path: Path, workdir: Path, out: Callable[[str], None]) -> dict[str, f
     """Time each DuckDB step over ``path``; the seconds of each, by label."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")  # as runner's loader runs
-    lines = lines_sql(path)
+    lines = lines_scan(path)
     row = con.execute(f"SELECT count(*) FROM {lines} WHERE line <> ''").fetchone()
     count = int(row[0]) if row else 0
     paths = field_paths(path)
@@ -202,13 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(path: Path, events: int) -> Path:
-    # The events bench_engine.py generates, at the same seed.
+    # The events bench_engine.py generates by default.
     config = GeneratorConfig(
-        now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
-        hosts=200,
-        events=events,
-        true_positive_ratio=0.001,
-        seed=0,
+        now=NOW, hosts=200, events=events, true_positive_ratio=TRUE_POSITIVE_RATIO, seed=0
     )
     with path.open("wb") as fh:
         EventSet(config).write_ndjson(fh)

@@ -156,7 +156,8 @@ def load_events(
 # ---------------------------------------------------------------------------------------------
 
 
-def _csv_scan(path: Path) -> str:
+def lines_scan(path: Path) -> str:
+    """SQL reading ``path`` (plain or compressed) as one VARCHAR ``line`` per line."""
     # One VARCHAR per line: a delimiter and quote that JSON text never contains raw.  Lines may
     # be long (max_line_size); an explicit buffer size keeps the reader parallel with that.
     return (
@@ -286,7 +287,7 @@ def _learn_sample(
     con: duckdb.DuckDBPyConnection, path: Path, shape: Shape, dates: _DateFields
 ) -> None:
     """Grow the shape from the first documents (the check catches what they miss)."""
-    rows = con.execute(f"SELECT line FROM {_csv_scan(path)} LIMIT {_SAMPLE}").fetchall()
+    rows = con.execute(f"SELECT line FROM {lines_scan(path)} LIMIT {_SAMPLE}").fetchall()
     for (line,) in rows:
         try:
             doc = json.loads(line) if line else None
@@ -389,7 +390,7 @@ class _Load:
         2 when it cannot be one, 4 for a hit whose ``_source`` is no object (for 3 and 2, the
         parse then tells invalid JSON, 1, apart); ``hidx``/``hid`` a hit's index and id.
         """
-        scan = _csv_scan(self.path)
+        scan = lines_scan(self.path)
         lines = f"SELECT row_number() OVER () AS ln, line FROM {scan}" if numbered else scan
         hit = "try(json_extract(line, ['$._source', '$._index', '$._id']))"
         return f"""
@@ -587,7 +588,7 @@ class _Load:
         con = self.con
         con.execute("SET preserve_insertion_order = true")
         try:
-            numbered = f"SELECT row_number() OVER () AS ln, line FROM {_csv_scan(self.path)}"
+            numbered = f"SELECT row_number() OVER () AS ln, line FROM {lines_scan(self.path)}"
             rows = con.execute(
                 f"""
                 SELECT ln, flag FROM ({numbered}) AS l JOIN _load_problems p ON l.line = p.text
