@@ -391,7 +391,10 @@ class _Load:
         parse then tells invalid JSON, 1, apart); ``hidx``/``hid`` a hit's index and id.
         """
         scan = lines_scan(self.path)
-        lines = f"SELECT row_number() OVER () AS ln, line FROM {scan}" if numbered else scan
+        # Plain SELECTs: a bare table function in parentheses is a syntax error in most DuckDB
+        # releases (only 2.0.0 took it).
+        columns = "row_number() OVER () AS ln, line" if numbered else "line"
+        lines = f"SELECT {columns} FROM {scan}"
         hit = "try(json_extract(line, ['$._source', '$._index', '$._id']))"
         return f"""
             SELECT * EXCLUDE (h, hsrc), coalesce(hsrc, line) AS src,
