@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner.embedded.store import register_schema
+from runner.embedded.transaction import transaction
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.timeutil import parse_absolute
 
@@ -105,46 +106,40 @@ class EmbeddedAlertStore:
         if not alerts:
             return WriteOutcome()
         ids = [str(a["kibana.alert.uuid"]) for a in alerts]
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                present = {
-                    row[0]
-                    for row in con.execute(
-                        "SELECT id FROM alerts WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-                    ).fetchall()
-                }
-                rows = []
-                seen: set[str] = set()
-                for alert_id, alert in zip(ids, alerts, strict=True):
-                    if alert_id in present or alert_id in seen:
-                        continue
-                    seen.add(alert_id)
-                    rows.append(
-                        (
-                            alert_id,
-                            alert.get("kibana.alert.rule.rule_id"),
-                            alert.get("kibana.alert.rule.name"),
-                            _db(_ts(alert.get("@timestamp"))),
-                            _db(_ts(alert.get("kibana.alert.original_time"))),
-                            alert.get("kibana.alert.severity"),
-                            alert.get("kibana.alert.building_block_type") is not None,
-                            alert.get("kibana.alert.reason"),
-                            json.dumps(alert, default=str),
-                        )
+        with self._connect() as con, transaction(con):
+            present = {
+                row[0]
+                for row in con.execute(
+                    "SELECT id FROM alerts WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                ).fetchall()
+            }
+            rows = []
+            seen: set[str] = set()
+            for alert_id, alert in zip(ids, alerts, strict=True):
+                if alert_id in present or alert_id in seen:
+                    continue
+                seen.add(alert_id)
+                rows.append(
+                    (
+                        alert_id,
+                        alert.get("kibana.alert.rule.rule_id"),
+                        alert.get("kibana.alert.rule.name"),
+                        _db(_ts(alert.get("@timestamp"))),
+                        _db(_ts(alert.get("kibana.alert.original_time"))),
+                        alert.get("kibana.alert.severity"),
+                        alert.get("kibana.alert.building_block_type") is not None,
+                        alert.get("kibana.alert.reason"),
+                        json.dumps(alert, default=str),
                     )
-                if rows:
-                    con.executemany(
-                        "INSERT INTO alerts (id, rule_id, rule_name, created_at, original_time, "
-                        "severity, building_block, reason, doc, seq) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, nextval('alert_seq')) "
-                        "ON CONFLICT DO NOTHING",
-                        rows,
-                    )
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+                )
+            if rows:
+                con.executemany(
+                    "INSERT INTO alerts (id, rule_id, rule_name, created_at, original_time, "
+                    "severity, building_block, reason, doc, seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, nextval('alert_seq')) "
+                    "ON CONFLICT DO NOTHING",
+                    rows,
+                )
         created = tuple(r[0] for r in rows)
         return WriteOutcome(
             created=created, duplicates=tuple(i for i in ids if i not in set(created))

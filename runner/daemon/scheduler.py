@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from runner.backends.base import Backend
+from runner.cleanup import after
 from runner.daemon.metrics import Metrics, MetricsServer
 from runner.daemon.reload import DirectoryWatcher, ReloadPlan, effective_interval, plan_reload
 from runner.daemon.supervisor import Execute, Supervisor, execute_rule
@@ -161,7 +162,17 @@ class Daemon:
                 ) from exc
         previous = self._install_signals() if install_signals else {}
         bridge = _bridge_scheduler_logs()
-        try:
+
+        def restore() -> None:
+            logging.getLogger("apscheduler").removeHandler(bridge)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+        def stop_server() -> None:
+            if self.server is not None:
+                self.server.stop()
+
+        with after(restore, stop_server):
             self._apply(plan, reason="start")
             self._scheduler.start()
             get_logger().info(
@@ -173,12 +184,6 @@ class Daemon:
             self._started.set()
             self._loop(watcher)
             return self._shutdown()
-        finally:
-            logging.getLogger("apscheduler").removeHandler(bridge)
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            if self.server is not None:
-                self.server.stop()
 
     def reload(self, reason: str) -> ReloadPlan:
         """Load the rules again and reschedule what changed."""

@@ -39,12 +39,14 @@ from typing import Any
 
 import duckdb
 
+from runner.cleanup import after
 from runner.embedded.catalog import Catalog
 from runner.embedded.coverage import check_sql
 from runner.embedded.fields import field_specs, sql_string
 from runner.embedded.inputs import Source, clean_copy, readable_file, source_name
 from runner.embedded.shape import Shape, join_path, transform_type
 from runner.embedded.store import EVENT_SEQ_INDEX, Store, event_key_sql
+from runner.embedded.transaction import transaction
 from runner.errors import StoreError
 
 __all__ = ["LoadProblem", "LoadProgress", "LoadSummary", "ProgressCallback", "load_events"]
@@ -192,12 +194,12 @@ def _run_with_progress(
     con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
-    try:
+    with after(
+        stop.set,
+        watcher.join,
+        lambda: con.execute("RESET enable_progress_bar; RESET enable_progress_bar_print"),
+    ):
         return con.execute(sql).fetchone()
-    finally:
-        stop.set()
-        watcher.join()
-        con.execute("RESET enable_progress_bar; RESET enable_progress_bar_print")
 
 
 def _load_file(
@@ -214,20 +216,24 @@ def _load_file(
         if progress is not None:
             progress(LoadProgress(source=name, fraction=fraction))
 
-    cleaned: Path | None = None
-    try:
-        with store.connect() as con:
-            try:
-                return _load_once(con, path, name, index, report, max_problems, early)
-            except duckdb.InvalidInputException:
-                # Text DuckDB's reader rejects (not UTF-8, NUL bytes): clean it, then again.
-                cleaned, early = clean_copy(path)
-                return _load_once(con, cleaned, name, index, report, max_problems, early)
-    except duckdb.Error as exc:
-        raise StoreError(f"{name}: loading failed: {exc}") from exc
-    finally:
-        if cleaned is not None:
-            os.unlink(cleaned)
+    cleaned: list[Path] = []
+
+    def remove_cleaned() -> None:
+        for copy in cleaned:
+            os.unlink(copy)
+
+    with after(remove_cleaned):
+        try:
+            with store.connect() as con:
+                try:
+                    return _load_once(con, path, name, index, report, max_problems, early)
+                except duckdb.InvalidInputException:
+                    # Text DuckDB's reader rejects (not UTF-8, NUL bytes): clean it, then again.
+                    copy, early = clean_copy(path)
+                    cleaned.append(copy)
+                    return _load_once(con, copy, name, index, report, max_problems, early)
+        except duckdb.Error as exc:
+            raise StoreError(f"{name}: loading failed: {exc}") from exc
 
 
 def _load_once(
@@ -244,16 +250,9 @@ def _load_once(
     shape = catalog.shape
     dates = _DateFields()
     _learn_sample(con, path, shape, dates)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with after(lambda: con.execute("DROP TABLE IF EXISTS _load_problems")), transaction(con):
         load = _Load(con, catalog, shape, path=path, index=index, report=report, dates=dates)
         result = load.run(name=name, max_problems=max_problems, early=early)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.execute("DROP TABLE IF EXISTS _load_problems")
     _number_rows(con)
     report(1.0)
     return result
@@ -269,18 +268,13 @@ def _number_rows(con: duckdb.DuckDBPyConnection) -> None:
 
 def _number_from(con: duckdb.DuckDBPyConnection, first: int) -> None:
     base = _scalar(con, "SELECT max(_seq) FROM events")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         # An UPDATE of an indexed column rewrites whole rows: index dropped, then made again
         # (DuckDB makes no index in the transaction that updated the table).
         con.execute(f"DROP INDEX IF EXISTS {EVENT_SEQ_INDEX}")
         con.execute(
             f"UPDATE events SET _seq = {base + 1} + (rowid - {first}) WHERE _seq = {_FLAG_CLEAN}"
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def _learn_sample(
@@ -366,13 +360,11 @@ class _Load:
             "CREATE OR REPLACE TEMP TABLE _load_problems (flag INTEGER, text VARCHAR, n BIGINT)"
         )
         con.execute("SET preserve_insertion_order = false")
-        try:
+        with after(lambda: con.execute("RESET preserve_insertion_order")):
             _run_with_progress(con, self._insert_sql(self._from_file(), check=True), self.report)
             self._settle_flags()
             self._settle_suspects()
             self._drop_repeats()
-        finally:
-            con.execute("RESET preserve_insertion_order")
         loaded = _scalar(con, f"SELECT count(*) FROM events WHERE _seq = {_FLAG_CLEAN}")
         problems = self._problems(name, max_problems, early) if self.problem_rows else []
         return LoadSummary(
@@ -572,7 +564,7 @@ class _Load:
             GROUP BY ALL HAVING count(*) > 1
             """
         )
-        try:
+        with after(lambda: con.execute("DROP TABLE _load_repeats")):
             if con.execute("SELECT 1 FROM _load_repeats LIMIT 1").fetchone():
                 dropped = con.execute(
                     f"""
@@ -582,15 +574,13 @@ class _Load:
                     """
                 ).fetchone()
                 self.duplicates += int(dropped[0]) if dropped else 0
-        finally:
-            con.execute("DROP TABLE _load_repeats")
 
     # -- problem lines -----------------------------------------------------------------------
     def _problems(self, name: str, limit: int, early: dict[int, str]) -> list[LoadProblem]:
         """The problem lines by number: found by their text, or by a second ordered pass."""
         con = self.con
         con.execute("SET preserve_insertion_order = true")
-        try:
+        with after(lambda: con.execute("RESET preserve_insertion_order")):
             numbered = f"SELECT row_number() OVER () AS ln, line FROM {lines_scan(self.path)}"
             rows = con.execute(
                 f"""
@@ -601,8 +591,6 @@ class _Load:
             if len(rows) != self.problem_rows:
                 # A problem row stored without its line's text (a hit derived again).
                 rows = self._problems_by_status()
-        finally:
-            con.execute("RESET preserve_insertion_order")
         out: list[LoadProblem] = []
         for ln, flag in rows[: max(limit, 0)]:
             message = early.get(int(ln), _MESSAGES[int(flag)])

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
+from runner.cleanup import after
 from runner.errors import StoreError
 
 __all__ = ["Source", "clean_copy", "readable_file", "source_name"]
@@ -44,13 +45,11 @@ def readable_file(source: Source) -> Iterator[tuple[Path, dict[int, str]]]:
     head = stream.read(2)
     suffix = ".ndjson.gz" if head == b"\x1f\x8b" else ".ndjson"
     fd, tmp = tempfile.mkstemp(prefix="runner-load-", suffix=suffix)
-    try:
+    with after(lambda: os.unlink(tmp)):
         with os.fdopen(fd, "wb") as out:
             out.write(head)
             shutil.copyfileobj(stream, out, 1 << 20)
         yield Path(tmp), {}
-    finally:
-        os.unlink(tmp)
 
 
 def open_binary(path: Path) -> BinaryIO:

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from runner.cleanup import after
 from runner.embedded.catalog import Catalog
 from runner.embedded.dates import datetime_ms
 from runner.embedded.dsl_sql import dsl_filter
@@ -175,11 +176,9 @@ def _run_parallel(con: duckdb.DuckDBPyConnection, queries: Sequence[str]) -> lis
     def run(i: int) -> None:
         try:
             cursor = con.cursor()
-            try:
+            with after(cursor.close):
                 cursor.execute(f"USE {quote_ident(database)}")
                 results[i] = cursor.execute(queries[i]).fetchall()
-            finally:
-                cursor.close()
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             errors.append(exc)
 

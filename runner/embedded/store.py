@@ -31,7 +31,9 @@ from pathlib import Path
 
 import duckdb
 
+from runner.cleanup import after, run_cleanups
 from runner.embedded import sqlfuncs
+from runner.embedded.transaction import transaction
 from runner.errors import StoreBusyError, StoreError
 
 __all__ = [
@@ -184,8 +186,8 @@ class _Engine:
         con = self.db.cursor()
         try:
             con.execute(f"USE {alias}")
-        except BaseException:
-            con.close()
+        except BaseException as exc:
+            run_cleanups((con.close,), exc)
             raise
         return con
 
@@ -250,23 +252,18 @@ class Store:
             return
         con = self._open()
         self._local.con = con
-        try:
-            yield con
-        finally:
+
+        def forget() -> None:
             self._local.con = None
-            self._close(con)
+
+        with after(forget, lambda: self._close(con)):
+            yield con
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside ``BEGIN``/``COMMIT`` (rolled back when the block raises)."""
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        with self.connect() as con, transaction(con):
+            yield con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.path.parent and not self.path.parent.exists():
@@ -297,23 +294,23 @@ class Store:
                 con = _ENGINE.cursor(alias)
                 try:
                     self._prepare(con)
-                except BaseException:
-                    con.close()
+                except BaseException as exc:
+                    run_cleanups((con.close,), exc)
                     raise
-        except BaseException:
-            with _OPEN_CLOSE:
-                _ENGINE.release(self.path)
+        except BaseException as exc:
+            run_cleanups((self._release,), exc)
             raise
         _DATABASES[id(con)] = alias
         return con
 
     def _close(self, con: duckdb.DuckDBPyConnection) -> None:
         _DATABASES.pop(id(con), None)
+        with _OPEN_CLOSE, after(lambda: _ENGINE.release(self.path)):
+            con.close()
+
+    def _release(self) -> None:
         with _OPEN_CLOSE:
-            try:
-                con.close()
-            finally:
-                _ENGINE.release(self.path)
+            _ENGINE.release(self.path)
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         for name, statements in registered_schemas().items():
