@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 from runner.eql import parse_eql
 from runner.errors import QueryError, RuleError
 from runner.kql import parse_kql
+from runner.rules.filters import filter_query
 from runner.rules.model import (
     DEFAULT_FROM,
     DEFAULT_INTERVAL,
@@ -387,11 +388,8 @@ class _RuleReader:
                 continue
             meta = item.get("meta", {})
             meta = meta if isinstance(meta, Mapping) else {}
-            query = item.get("query")
-            if query is None:
-                # Older filters put the DSL clause beside meta (e.g. {exists: {...}}).
-                query = {k: v for k, v in item.items() if k not in ("meta", "$state")}
-            if not isinstance(query, Mapping) or not query:
+            query = filter_query(item)
+            if not query:
                 self.problem(key, "filter has no query")
                 continue
             found.append(

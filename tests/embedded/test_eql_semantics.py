@@ -260,3 +260,11 @@ def test_date_fields_get_an_epoch_ms_column_that_tracks_their_values(
         end=BASE + timedelta(seconds=22),
     )
     assert eql("any where true", time_range=window) == [2, 4]  # ordered by @timestamp
+
+
+def test_a_migrated_legacy_phrase_filter_applies(load: Loader, eql: Eql) -> None:
+    from runner.rules.filters import filter_query
+
+    load([{"n": 1, "user": "root"}, {"n": 2, "user": "bob"}, {"n": 3, "user": "Root"}])
+    legacy = {"query": {"match": {"user": {"query": "root", "type": "phrase"}}}}
+    assert eql("any where true", filters=(dict(filter_query(legacy)),)) == [1]
