@@ -57,7 +57,8 @@ from runner.alerts.ids import (
     alert_id_for_sequence,
 )
 from runner.alerts.merge import object_array_intersection
-from runner.alerts.reason import render_reason
+from runner.alerts.overrides import Overridden, apply_overrides
+from runner.alerts.reason import render_reason, render_reason_text
 from runner.alerts.source import prepare_source
 from runner.rules.model import Rule
 from runner.search import Hit, MissingEvent, SequenceMatch
@@ -85,11 +86,13 @@ def build_event_alert(
     processors: Sequence[Processor] = DEFAULT_PROCESSORS,
 ) -> Alert:
     """The alert for one event found by a query rule or an EQL event rule."""
+    overridden = apply_overrides(rule, hit.source)
     return _alert_for_event(
         rule,
         hit,
         alert_id=alert_id_for_event(rule.rule_id, hit.index, hit.id),
-        reason=render_reason(rule, fields_view(hit.source)),
+        reason=_reason(overridden, fields_view(hit.source)),
+        overridden=overridden,
         now=now,
         execution_uuid=execution_uuid,
         intended_timestamp=intended_timestamp,
@@ -109,11 +112,13 @@ def build_new_terms_alert(
 ) -> Alert:
     """The alert for a new term: ``hit`` is the oldest event in the window carrying it, and
     ``terms`` its new values in the order of the rule's ``new_terms_fields``."""
+    overridden = apply_overrides(rule, hit.source)
     alert = _alert_for_event(
         rule,
         hit,
         alert_id=alert_id_for_new_terms(rule.rule_id, hit.index, hit.id, terms),
-        reason=render_reason(rule, hit.source),
+        reason=_reason(overridden, hit.source),
+        overridden=overridden,
         now=now,
         execution_uuid=execution_uuid,
         intended_timestamp=intended_timestamp,
@@ -199,6 +204,7 @@ def _alert_for_event(
     execution_uuid: str | None,
     intended_timestamp: datetime | None,
     processors: Sequence[Processor],
+    overridden: Overridden | None = None,
 ) -> Alert:
     context = AlertContext(
         rule=rule,
@@ -208,8 +214,14 @@ def _alert_for_event(
         reason=reason,
         execution_uuid=execution_uuid,
         intended_timestamp=intended_timestamp,
+        overridden=overridden,
     )
     return run_chain(prepare_source(hit.source), context, processors)
+
+
+def _reason(overridden: Overridden, fields: Mapping[str, Any]) -> str:
+    # Kibana's reason names the overridden rule name and severity.
+    return render_reason_text(name=overridden.name, severity=overridden.severity, fields=fields)
 
 
 def _stage_key(event: Hit | MissingEvent) -> tuple[str, str] | None:

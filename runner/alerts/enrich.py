@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner.alerts.fields import lodash_get
+from runner.alerts.overrides import Overridden
+from runner.alerts.parameters import rule_parameters
 from runner.rules.model import Rule
 from runner.search import Hit
 from runner.timeutil import TimeParseError, isoformat, parse_absolute
@@ -62,6 +64,8 @@ class AlertContext:
     execution_uuid: str | None = None
     intended_timestamp: datetime | None = None
     space_id: str = SPACE_ID
+    # The rule's name/severity/risk score after its overrides (None: the rule's own).
+    overridden: Overridden | None = None
 
 
 Processor = Callable[[Alert, AlertContext], Alert]
@@ -127,9 +131,9 @@ def add_reason(alert: Alert, ctx: AlertContext) -> Alert:
 def add_severity(alert: Alert, ctx: AlertContext) -> Alert:
     """``kibana.alert.severity``/``risk_score`` and, for building-block rules,
     ``kibana.alert.building_block_type``."""
-    rule = ctx.rule
-    alert["kibana.alert.severity"] = rule.severity
-    alert["kibana.alert.risk_score"] = rule.risk_score
+    rule, overridden = ctx.rule, ctx.overridden
+    alert["kibana.alert.severity"] = overridden.severity if overridden else rule.severity
+    alert["kibana.alert.risk_score"] = overridden.risk_score if overridden else rule.risk_score
     if rule.building_block_type is not None:
         alert["kibana.alert.building_block_type"] = rule.building_block_type
     return alert
@@ -151,14 +155,21 @@ def add_rule(alert: Alert, ctx: AlertContext) -> Alert:
         "kibana.alert.rule.interval": rule.interval,
         "kibana.alert.rule.language": rule.language,
         "kibana.alert.rule.max_signals": rule.max_signals,
-        "kibana.alert.rule.name": rule.name,
+        "kibana.alert.rule.name": ctx.overridden.name if ctx.overridden else rule.name,
+        "kibana.alert.rule.parameters": rule_parameters(rule),
         "kibana.alert.rule.producer": SERVER_APP_ID,
         "kibana.alert.rule.query": rule.query,
         "kibana.alert.rule.references": list(rule.references),
         "kibana.alert.rule.risk_score": rule.risk_score,
+        "kibana.alert.rule.risk_score_mapping": [
+            m.as_kibana() for m in rule.overrides.risk_score_mapping
+        ],
         "kibana.alert.rule.rule_id": rule.rule_id,
         "kibana.alert.rule.rule_type_id": RULE_TYPE_IDS[rule.type],
         "kibana.alert.rule.severity": rule.severity,
+        "kibana.alert.rule.severity_mapping": [
+            m.as_kibana() for m in rule.overrides.severity_mapping
+        ],
         "kibana.alert.rule.tags": list(rule.tags),
         "kibana.alert.rule.threat": [threat.as_kibana() for threat in rule.threat],
         "kibana.alert.rule.to": "now",
@@ -170,6 +181,7 @@ def add_rule(alert: Alert, ctx: AlertContext) -> Alert:
         "kibana.alert.rule.building_block_type": rule.building_block_type,
         "kibana.alert.rule.license": rule.license or None,
         "kibana.alert.rule.note": rule.note or None,
+        "kibana.alert.rule.rule_name_override": rule.overrides.rule_name_override,
         "kibana.alert.rule.timestamp_override": rule.timestamp_override,
     }
     fields.update({key: value for key, value in optional.items() if value is not None})

@@ -49,11 +49,18 @@ def object_pair_intersection(
     _prune_empty_objects(common)
     if not common:
         return None
+    both = a_dotted & b_dotted
     out: dict[str, Any] = {}
     for path, value in _path_values(common)[0]:
-        name = ".".join(path)
-        if name in a_dotted and name in b_dotted:
-            out[name] = value
+        cut = next((n for n in range(len(path), 0, -1) if ".".join(path[:n]) in both), 0)
+        if cut == len(path):
+            out[".".join(path)] = value
+        elif cut:
+            # Under a key dotted in both (an object such as "kibana.alert.rule.parameters").
+            node = out.get(".".join(path[:cut]))
+            if not isinstance(node, dict):
+                node = out[".".join(path[:cut])] = {}
+            _set_path(node, path[cut:], value)
         else:
             _set_path(out, path, value)
     return out
@@ -97,24 +104,24 @@ def _prune_empty_objects(obj: dict[str, Any]) -> None:
 
 
 def _path_values(obj: Mapping[str, Any]) -> tuple[list[tuple[_Path, Any]], set[str]]:
-    """Every leaf as (path, value) with dotted keys split, and the names of the leaves that were
-    written as a dotted key."""
+    """Every leaf as (path, value) with dotted keys split, and the full names of the keys (leaves
+    or objects) that were written as a dotted key."""
     pairs: list[tuple[_Path, Any]] = []
     dotted: set[str] = set()
-    for path, value, was_dotted in _walk(obj, ()):
+    for path, value in _walk(obj, (), dotted):
         pairs.append((path, value))
-        if was_dotted:
-            dotted.add(".".join(path))
     return pairs, dotted
 
 
-def _walk(obj: Mapping[str, Any], prefix: _Path) -> Iterator[tuple[_Path, Any, bool]]:
+def _walk(obj: Mapping[str, Any], prefix: _Path, dotted: set[str]) -> Iterator[tuple[_Path, Any]]:
     for key, value in obj.items():
         path = prefix + tuple(key.split("."))
+        if "." in key:
+            dotted.add(".".join(path))
         if is_plain_object(value):
-            yield from _walk(value, path)
+            yield from _walk(value, path, dotted)
         else:
-            yield path, value, "." in key
+            yield path, value
 
 
 def _unflatten(pairs: list[tuple[_Path, Any]]) -> dict[str, Any]:

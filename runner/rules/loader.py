@@ -29,6 +29,7 @@ from runner.rules.model import (
     ThreatEntry,
     UnsupportedRule,
 )
+from runner.rules.overrides import OVERRIDE_KEYS, read_overrides
 from runner.timeutil import TimeParseError, parse_datemath, parse_duration, utcnow
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ _KNOWN_KEYS = frozenset(
         "references", "threat", "note", "setup", "false_positives", "author", "license",
         "version", "enabled", "building_block_type",
     }
-)  # fmt: skip
+) | OVERRIDE_KEYS  # fmt: skip
 _SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -229,6 +230,7 @@ class _RuleReader:
         new_terms = self._new_terms(rule) if rule_type == "new_terms" else None
         threat = self._threats(rule)
         filters = self._filters(rule)
+        overrides = read_overrides(rule, self.problem)
         optional = {
             key: self.get(rule, key, str)
             for key in ("timestamp_override", "tiebreaker_field", "event_category_override",
@@ -267,6 +269,7 @@ class _RuleReader:
             tiebreaker_field=optional["tiebreaker_field"],
             event_category_override=optional["event_category_override"],
             building_block_type=optional["building_block_type"],
+            overrides=overrides,
             new_terms=new_terms,
             filters=filters,
             tags=tags,

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from runner.eql.ast import Query as EqlQuery
 from runner.kql.ast import Query as KqlQuery
+from runner.rules.overrides import AlertOverrides
 
 RuleType = Literal["eql", "query", "new_terms"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -108,6 +109,7 @@ class Rule:
     version: int = 1
     enabled: bool = True
     building_block_type: str | None = None
+    overrides: AlertOverrides = field(default_factory=AlertOverrides)
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # Keys of [rule] this runner does not interpret, kept verbatim (the public format grows).
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

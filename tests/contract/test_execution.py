@@ -401,3 +401,33 @@ def test_alert_timestamps_wall_clock_and_intended_time(harness: Harness) -> None
     assert alert["kibana.alert.rule.execution.type"] == "manual"
     (record,) = harness.backend.list_executions(rule_ids=[rule.rule_id])
     assert alert["kibana.alert.rule.execution.uuid"] == record.execution_id
+
+
+def test_alert_overrides_apply_on_every_backend(harness: Harness) -> None:
+    from runner.rules.overrides import AlertOverrides, RiskScoreMapping, SeverityMapping
+
+    rule = replace(
+        seed("emond"),
+        overrides=AlertOverrides(
+            rule_name_override="process.name",
+            severity_mapping=(SeverityMapping(field="user.name", value="alice", severity="high"),),
+            risk_score_mapping=(RiskScoreMapping(field="process.pid"),),
+        ),
+    )
+    harness.load(
+        [
+            process("tp-root", NOW - 2 * MIN, name="curl"),
+            process("tp-alice", NOW - 3 * MIN, name="bash", user="alice"),
+        ]
+    )
+    Executor(backend=harness.backend).run(rule, NOW)
+    by_event = {
+        alert["kibana.alert.ancestors"][0]["id"]: alert
+        for alert in harness.backend.list_alerts(rule_ids=[rule.rule_id])
+    }
+    assert by_event["tp-root"]["kibana.alert.rule.name"] == "curl"
+    assert by_event["tp-root"]["kibana.alert.severity"] == "medium"
+    assert by_event["tp-alice"]["kibana.alert.severity"] == "high"
+    assert by_event["tp-alice"]["kibana.alert.rule.name"] == "bash"
+    # No process.pid in these events: the rule's own risk score stays.
+    assert {a["kibana.alert.risk_score"] for a in by_event.values()} == {rule.risk_score}

@@ -204,3 +204,29 @@ def test_cli_once_against_the_fake_cluster(
     assert (second["status"], second["alerts_created"], second["duplicates"]) == ("succeeded", 0, 1)
     assert len(store.docs["runner-alerts-default"]) == 1
     assert len(cluster.calls("POST", "/_bulk")) == 1
+
+
+def test_alert_overrides_shape_the_alerts_written_to_the_cluster(
+    cluster: FakeCluster, backend: ElasticsearchBackend, emond: Rule
+) -> None:
+    from dataclasses import replace
+
+    from runner.rules.overrides import AlertOverrides, SeverityMapping
+
+    rule = replace(
+        emond,
+        overrides=AlertOverrides(
+            rule_name_override="process.name",
+            severity_mapping=(
+                SeverityMapping(field="process.name", value="curl", severity="critical"),
+            ),
+        ),
+    )
+    cluster.enable_store()
+    cluster.script("POST", EQL_PATH, eql_answer(event("ev-1", "bash", 3), event("ev-2", "curl", 5)))
+    Executor(backend=backend, clock=lambda: NOW).run(rule, NOW)
+    (bulk,) = cluster.calls("POST", "/_bulk")
+    docs = {d["kibana.alert.ancestors"][0]["id"]: d for d in bulk.body[1::2]}
+    assert docs["ev-2"]["kibana.alert.severity"] == "critical"
+    assert docs["ev-1"]["kibana.alert.severity"] == "medium"
+    assert [docs[i]["kibana.alert.rule.name"] for i in ("ev-1", "ev-2")] == ["bash", "curl"]
