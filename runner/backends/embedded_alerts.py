@@ -7,14 +7,19 @@ that slips past the existence check is counted, never written twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
+
 from runner.embedded.store import register_schema
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.notify.model import NotifyHook
+from runner.notify.outbox.embedded import insert_notifications
 from runner.timeutil import parse_absolute
 
 Connect = Callable[[], AbstractContextManager[Any]]
@@ -101,7 +106,9 @@ class EmbeddedAlertStore:
             ).fetchall()
         return {row[0] for row in rows}
 
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+    def write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
+    ) -> WriteOutcome:
         if not alerts:
             return WriteOutcome()
         ids = [str(a["kibana.alert.uuid"]) for a in alerts]
@@ -133,6 +140,9 @@ class EmbeddedAlertStore:
                             json.dumps(alert, default=str),
                         )
                     )
+                if rows and notify is not None:
+                    # Same transaction: alerts and their notifications commit together.
+                    insert_notifications(con, notify([r[0] for r in rows]))
                 if rows:
                     con.executemany(
                         "INSERT INTO alerts (id, rule_id, rule_name, created_at, original_time, "
@@ -142,8 +152,9 @@ class EmbeddedAlertStore:
                         rows,
                     )
                 con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):  # the first error is the one to report
+                    con.execute("ROLLBACK")
                 raise
         created = tuple(r[0] for r in rows)
         return WriteOutcome(
