@@ -8,8 +8,8 @@ from typing import Any
 from runner.notify.context import build_view
 from runner.notify.model import Connector, Kind, Notification, Secret
 from runner.notify.render import Templates
-from runner.rules.model import Rule
 from runner.rules.loader import load_rule_file
+from runner.rules.model import Rule
 from tests.conftest import SEED_RULES
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -179,7 +179,7 @@ def test_syslog_rfc5424(syslog: SyslogListener, protocol: str) -> None:
     # <PRI>VERSION TIMESTAMP HOST APP PROCID MSGID [SD] MSG; facility 4, severity warning (4)
     assert text.startswith("<36>1 ")
     parts = text.split(" ", 6)
-    assert parts[4:6] == ["runner", "-"]
+    assert parts[3:6] == ["runner", "-", "alert"]
     assert '[runner@32473 notification="' in text
     assert "Suspicious Emond Child Process" in text
     assert "\n" not in text
@@ -225,5 +225,3 @@ def test_index_connector_copies_alerts_into_an_index_on_the_embedded_store(
 
 def test_index_connector_without_index_is_a_config_error() -> None:
     assert TYPES[".index"].check(connector(".index")) == [("index", "expected an index name")]
-
-
