@@ -47,8 +47,8 @@ class HttpReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                request = HttpRequest(self.command, self.path,
-                                      {k.lower(): v for k, v in self.headers.items()}, body)  # fmt: skip
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = HttpRequest(self.command, self.path, headers, body)
                 mode = receiver.mode
                 if mode == "hang":
                     receiver.release.wait(30)
