@@ -26,6 +26,7 @@ class HttpRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 0  # what the receiver answered
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -53,9 +54,10 @@ class HttpReceiver:
                 if mode == "hang":
                     receiver.release.wait(30)
                     return
+                status = 200 if mode == "ok" else int(mode)
+                request.status = status
                 with receiver.lock:
                     receiver.requests.append(request)
-                status = 200 if mode == "ok" else int(mode)
                 payload = b'{"status":"success"}' if status < 300 else b'{"error":"no"}'
                 try:
                     self.send_response(202 if status == 200 and self.path == "/v2/enqueue"
@@ -84,6 +86,10 @@ class HttpReceiver:
         """Every request answered so far (hung ones are not)."""
         with self.lock:
             return list(self.requests)
+
+    def acknowledged(self) -> list[HttpRequest]:
+        """Requests answered 2xx: the ones a sender may count as delivered."""
+        return [r for r in self.received() if 200 <= r.status < 300]
 
     def stop(self) -> None:
         self.release.set()
