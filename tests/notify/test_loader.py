@@ -118,11 +118,13 @@ def test_plain_form(tmp_path: Path) -> None:
 def test_errors_name_file_and_key_and_spare_the_rest(tmp_path: Path) -> None:
     folder = tmp_path / "actions"
     write(folder, "a_good.toml", PLAIN)
-    literal = write(folder, "b_literal_secret.toml",
-                    '[[connector]]\nid = "x"\ntype = ".slack"\n'
-                    '[connector.secrets]\nwebhookUrl = "https://hooks.slack.com/T/B/SECRETVALUE"\n')  # fmt: skip
-    bad_kql = write(folder, "c_bad_kql.toml",
-                    '[[action]]\nconnector = "ops-mail"\nfilter = "host.name: (a or"\n')  # fmt: skip
+    literal_text = (
+        '[[connector]]\nid = "x"\ntype = ".slack"\n'
+        '[connector.secrets]\nwebhookUrl = "https://hooks.slack.com/T/B/SECRETVALUE"\n'
+    )
+    literal = write(folder, "b_literal_secret.toml", literal_text)
+    bad_kql_text = '[[action]]\nconnector = "ops-mail"\nfilter = "host.name: (a or"\n'
+    bad_kql = write(folder, "c_bad_kql.toml", bad_kql_text)
     unknown = write(folder, "d_unknown.toml", '[[action]]\nconnector = "nope"\n')
     bad_type = write(folder, "e_type.toml", '[[connector]]\nid = "y"\ntype = ".jira"\n')
     broken = write(folder, "f_broken.toml", "[[action]\n")
