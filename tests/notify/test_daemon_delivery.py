@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -114,7 +115,7 @@ def test_receiver_down_for_several_intervals_then_everything_arrives_once(
     ws.env.update(RUNNER_NOTIFY_INTERVAL="200ms", RUNNER_NOTIFY_RETRY_BASE="200ms",
                   RUNNER_NOTIFY_RETRY_MAX="500ms")  # fmt: skip
     feed(ws, ["e1", "e2"])
-    daemon = procs.daemon("--interval", "1s")
+    daemon = procs.daemon("--interval", "1s", "--metrics-port", "0")
     eventually(lambda: len(daemon.events("notification_retry")) >= 8)
     seen = len(daemon.events("rule_executed"))
     daemon.wait_event("rule_executed", count=seen + 3)  # down for several daemon intervals
@@ -124,6 +125,11 @@ def test_receiver_down_for_several_intervals_then_everything_arrives_once(
     status = ws.cli("status")
     assert "notifications: 3 pending" in status.stdout, status.stdout
     assert "HTTP 500" in status.stdout
+    port = daemon.wait_event("metrics_listening")["port"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        metrics = answer.read().decode()
+    assert 'runner_notifications_total{connector="hook",result="retry"}' in metrics
+    assert "runner_outbox_retrying 3\n" in metrics or "runner_outbox_retrying 2\n" in metrics
     http.mode = "ok"
     eventually(lambda: len(http.acknowledged()) >= 3)
     seen = len(daemon.events("rule_executed"))
