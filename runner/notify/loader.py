@@ -339,6 +339,7 @@ def _plain_action(item: Mapping[str, Any], path: Path, where: str) -> Action:
         throttle=throttle,
         throttle_fields=tuple(throttle_by),
         alerts_filter=_alerts_filter(filter_value or None, "filter"),
+        merge_defaults=True,
         uuid=str(item.get("id") or f"{path.name}#{where}"),
         source=str(path),
     )

@@ -72,6 +72,8 @@ class Action:
     action_type_id: str
     group: str = "default"
     params: Mapping[str, Any] | None = None  # None: runner's own template for the type
+    # runner's plain form: ``params`` only add to (or replace keys of) the template's params
+    merge_defaults: bool = False
     summary: bool = False
     notify_when: NotifyWhen = "onActiveAlert"
     throttle: timedelta | None = None

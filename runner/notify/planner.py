@@ -158,10 +158,11 @@ class Planner:
     ) -> Notification:
         connector = self.config.connectors[action.connector_id]
         view = build_view(rule, alerts, now=now, kind=kind)
-        if action.params:
-            params = render_params(action.params, view, ESCAPE_OF.get(connector.type, "none"))
-        else:
+        params: dict[str, Any] = {}
+        if not action.params or action.merge_defaults:
             params = self.types[connector.type].default_params(self.templates, kind, view)
+        if action.params:
+            params.update(render_params(action.params, view, ESCAPE_OF.get(connector.type, "none")))
         return Notification(
             id=notification_id, connector_id=connector.id, connector_type=connector.type,
             rule_id=rule.rule_id, rule_name=rule.name, action_uuid=action.uuid, kind=kind,

@@ -61,6 +61,13 @@ def test_per_alert_one_notification_per_shell_alert(tmp_path: Path) -> None:
     assert again[0].id == planned[0].id  # same action and alert: same outbox id
 
 
+def test_plain_form_params_add_to_the_template(tmp_path: Path) -> None:
+    p, _ = planner(tmp_path, '[[action]]\nconnector = "out"\nparams = { channel = "#soc" }\n')
+    [n] = p.plan(emond_rule(), [alert("a1")], now=NOW)
+    assert n.params["channel"] == "#soc"
+    assert "Suspicious Emond Child Process" in n.params["message"]  # from the template
+
+
 def test_summary_per_execution(tmp_path: Path) -> None:
     p, h = planner(tmp_path, '[[action]]\nconnector = "out"\nfrequency = "summary"\n')
     [n] = run(p, h, [alert("a1"), alert("a2"), alert("a3")], NOW)
@@ -135,8 +142,12 @@ def test_a_broken_template_skips_only_its_action(tmp_path: Path) -> None:
     user = tmp_path / "templates" / "file"
     user.mkdir(parents=True)
     (user / "alert.j2").write_text("{{ context.rule.name | no_such_filter }}")
-    p, _ = planner(tmp_path, '[[action]]\nconnector = "out"\n\n[[action]]\nconnector = "out"\n'
-                             'params = { message = "{{context.rule.name}}" }\n')  # fmt: skip
+    p, _ = planner(tmp_path, (
+        '[metadata]\nrule_id = ["*"]\n'
+        '[[action]]\nconnector = "out"\n\n'  # the broken default template
+        '[[actions]]\naction_type_id = ".file"\nid = "out"\n'  # Kibana params: no template
+        '[actions.params]\nmessage = "{{context.rule.name}}"\n'
+    ))  # fmt: skip
     p.templates = Templates(tmp_path / "templates")
     planned = p.plan(emond_rule(), [alert("a1")], now=NOW)
     assert [n.params["message"] for n in planned] == ["Suspicious Emond Child Process"]
