@@ -168,7 +168,8 @@ def build_notifications(
         connectors=config.connectors,
         types=types,
         options=SendOptions(timeout=settings.notify.timeout),
-        lease=max(settings.notify.interval * 4, timedelta(seconds=settings.notify.timeout * 6)),
+        # Far longer than one send can take, so a lease only expires on a dead runner.
+        lease=timedelta(seconds=max(settings.notify.timeout * 6, 3.0)),
         retry_base=settings.notify.retry_base,
         retry_max=settings.notify.retry_max,
         metrics=metrics,

@@ -69,3 +69,22 @@ def test_alerts_and_notifications_share_one_bulk_and_two_runners_send_once(
     assert {d["status"] for d in store.docs["runner-outbox"].values()} == {"sent"}
     conflicts = [r for r in cluster.requests if r.method == "PUT" and "if_seq_no" in r.query]
     assert conflicts  # every claim and mark went through optimistic concurrency
+
+
+def test_index_connector_on_a_cluster_creates_each_document_once(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    from runner.notify.connectors import SendOptions, connector_types
+    from runner.notify.service import index_writer
+    from tests.notify.factories import alert, connector, notification
+
+    store = cluster.enable_store()
+    with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as backend:
+        types = connector_types(index_writer(backend))
+        c = connector(".index", index="soc-copies", executionTimeField="copied_at")
+        n = notification(".index", kind="summary", alerts=[alert("a-1"), alert("a-2")])
+        first = types[".index"].sender(c, SendOptions(environ={})).send(n)
+        again = types[".index"].sender(c, SendOptions(environ={})).send(n)
+    assert first.detail == again.detail == "2 document(s) in soc-copies"
+    assert sorted(store.docs["soc-copies"]) == ["a-1", "a-2"]
+    assert store.docs["soc-copies"]["a-1"]["copied_at"] == "2024-05-01T12:00:00.000Z"
