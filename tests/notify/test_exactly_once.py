@@ -211,3 +211,26 @@ def test_an_expired_lease_is_taken_over(root: Path, http: HttpReceiver) -> None:
     # The dead runner's late write is refused: its claim is gone.
     assert notes.outbox.mark_sent(held, now=later, detail="") is False
     assert len(http.received()) == 1
+
+
+def test_throttle_and_summary_through_the_executor(root: Path, http: HttpReceiver) -> None:
+    """Throttle state is read from the outbox inside the alerts' transaction."""
+    write_notify_files(root, http.url, extra='throttle = "1h"\n')
+    (root / "actions" / "summary.toml").write_text(
+        '[[action]]\nconnector = "hook"\nfrequency = "summary"\n'
+    )
+    backend = EmbeddedBackend(Store(root / "s.duckdb"))
+    now = utcnow()
+    load(backend, root, ["e1", "e2"], now)
+    notes = notifications(root, backend)
+    executor = Executor(backend=backend, notifier=notes.planner)
+    executor.run(emond_rule(), now)
+    load(backend, root, ["e3"], now + timedelta(seconds=20))
+    executor.run(emond_rule(), now + timedelta(seconds=60), manual=True)
+    items = notes.outbox.items()
+    kinds = sorted(i.notification.kind for i in items)
+    # per alert, throttled per rule: 1 in the hour; summaries: one per execution with alerts
+    assert kinds == ["alert", "summary", "summary"]
+    summaries = sorted(len(i.notification.alert_ids) for i in items
+                       if i.notification.kind == "summary")  # fmt: skip
+    assert summaries == [1, 2]
