@@ -146,26 +146,32 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         metrics_host=args.metrics_host,
         metrics_port=port,
     )
+    from runner.notify.service import folders, load_config
+
     rules_dir = app.rules_dir()
+    backend = app.backend()
+    metrics = Metrics()
+    notes = app.notifications(backend, metrics)
+    started = [False]
 
     def load() -> RuleSet:
         # A vanished directory (a deploy swapping it) must not read as "every rule removed".
         if not rules_dir.exists():
             raise UsageError(f"rules directory not found: {rules_dir}")
-        return load_rules([rules_dir])
-
-    backend = app.backend()
-    metrics = Metrics()
-    notes = app.notifications(backend, metrics)
-    planner = notes.planner if notes.active else None
+        rules = load_rules([rules_dir])
+        if started[0]:  # a reload (SIGHUP, --watch): connectors and actions too
+            notes.replace_config(load_config(app.settings, rules_dir, notes.types))
+        started[0] = True
+        return rules
 
     def execute(target: Backend, rule: Rule, now: datetime) -> list[ExecutionRecord]:
-        return Executor(backend=target, notifier=planner).run(rule, now)
+        # Rules without actions get no notify hook (see Executor._notify_hook).
+        return Executor(backend=target, notifier=notes.planner).run(rule, now)
 
     daemon = Daemon(
         backend=backend,
         load=load,
-        watch_paths=[rules_dir],
+        watch_paths=[rules_dir, *folders(app.settings, rules_dir)],
         options=options,
         execute=execute,
         metrics=metrics,

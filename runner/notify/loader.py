@@ -233,6 +233,10 @@ def _alerts_filter(value: Any, key: str) -> AlertsFilter | None:
     if not isinstance(value, dict):
         raise _Problem("expected a table", key)
     query = value.get("query") or {}
+    if isinstance(query, dict) and query.get("filters"):
+        # Kibana's filter pills (query DSL objects): refused, never silently ignored.
+        raise _Problem("filters are not supported; express them in the kql query",
+                       f"{key}.query.filters")  # fmt: skip
     kql = _kql(query.get("kql") if isinstance(query, dict) else query, f"{key}.query.kql")
     frame = value.get("timeframe")
     if frame is None:

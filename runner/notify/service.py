@@ -42,6 +42,13 @@ class Notifications:
     def active(self) -> bool:
         return bool(self.config.actions)
 
+    def replace_config(self, config: NotifyConfig) -> None:
+        """New connectors and actions (a daemon reload); queued entries keep their params."""
+        self.config = config
+        self.errors = config.errors
+        self.planner.config = config
+        self.worker.connectors = config.connectors
+
 
 def folders(settings: Settings, rules_dir: Path) -> tuple[Path, Path]:
     """(connectors folder, actions folder): configured, else beside the rules directory."""
@@ -150,14 +157,21 @@ def _strings(value: Any, key: str) -> list[tuple[str, str]]:
     return []
 
 
+def load_config(
+    settings: Settings, rules_dir: Path, types: Mapping[str, ConnectorType]
+) -> NotifyConfig:
+    """Connectors and actions; a broken one is logged and left out, the rest keeps working."""
+    config = validate(load_notify_config(folders(settings, rules_dir)), types)
+    for error in config.errors:
+        get_logger().warning("notify_config_error", error=error.message)
+    return config
+
+
 def build_notifications(
     settings: Settings, rules_dir: Path, backend: Backend, *, metrics: Metrics | None = None
 ) -> Notifications:
     types = connector_types(index_writer(backend))
-    # A broken action or connector is left out; the rest keeps working.
-    config = validate(load_notify_config(folders(settings, rules_dir)), types)
-    for error in config.errors:
-        get_logger().warning("notify_config_error", error=error.message)
+    config = load_config(settings, rules_dir, types)
     outbox = outbox_for(backend)
     templates = Templates(settings.notify.templates)
     planner = Planner(

@@ -7,6 +7,7 @@ every alert's notification must arrive exactly once.
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -137,3 +138,17 @@ def test_receiver_down_for_several_intervals_then_everything_arrives_once(
     assert delivered(http) == alert_ids(ws)
     assert len(alert_ids(ws)) == 3
     assert counts(ws).sent == 3
+
+
+def test_sighup_reloads_connectors_and_actions(
+    ws: Workspace, procs: Processes, http: HttpReceiver
+) -> None:
+    ws.env["RUNNER_NOTIFY_INTERVAL"] = "200ms"
+    daemon = procs.daemon("--interval", "1s")
+    daemon.wait_event("rule_executed")
+    write_notify_files(ws.root, http.url)  # added while the daemon runs
+    daemon.send(signal.SIGHUP)
+    daemon.wait_event("rules_reloaded")
+    feed(ws, ["e1"])
+    eventually(lambda: len(http.acknowledged()) >= 1)
+    assert delivered(http) == alert_ids(ws)

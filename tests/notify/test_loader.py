@@ -151,3 +151,17 @@ def test_throttle_and_notify_when_checks(tmp_path: Path) -> None:
     messages = [str(e) for e in load_notify_config([folder]).errors]
     assert any("frequency.throttle: onThrottleInterval needs a throttle" in m for m in messages)
     assert any("throttle_by: throttle_by needs a throttle" in m for m in messages)
+
+
+def test_kibana_filter_pills_are_refused_not_ignored(tmp_path: Path) -> None:
+    folder = tmp_path / "actions"
+    write(folder, "c.toml", '[[connector]]\nid = "f"\ntype = ".file"\n')
+    write(folder, "a.toml", '[metadata]\nrule_id = ["*"]\n[[actions]]\naction_type_id = ".file"\n'
+                            'id = "f"\n[actions.params]\nmessage = "x"\n'
+                            '[actions.alerts_filter.query]\nkql = ""\n'
+                            'filters = [{ query = { match_all = {} } }]\n')  # fmt: skip
+    config = load_notify_config([folder])
+    assert config.actions == ()
+    assert "actions[0].alerts_filter.query.filters: filters are not supported" in str(
+        config.errors[0]
+    )
