@@ -35,6 +35,7 @@ class HttpRequest:
 @dataclass
 class HttpReceiver:
     mode: str | int = "ok"
+    answer: bytes | None = None  # body of 2xx answers (default: a small JSON object)
     requests: list[HttpRequest] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -59,6 +60,8 @@ class HttpReceiver:
                 with receiver.lock:
                     receiver.requests.append(request)
                 payload = b'{"status":"success"}' if status < 300 else b'{"error":"no"}'
+                if status < 300 and receiver.answer is not None:
+                    payload = receiver.answer
                 try:
                     self.send_response(202 if status == 200 and self.path == "/v2/enqueue"
                                        else status)  # fmt: skip

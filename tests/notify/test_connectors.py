@@ -225,3 +225,11 @@ def test_index_connector_copies_alerts_into_an_index_on_the_embedded_store(
 
 def test_index_connector_without_index_is_a_config_error() -> None:
     assert TYPES[".index"].check(connector(".index")) == [("index", "expected an index name")]
+
+
+def test_teams_rate_limit_in_a_200_answer_is_retried(http: HttpReceiver) -> None:
+    http.answer = b"Microsoft Teams endpoint returned HTTP error 429 ErrorCode:ApplicationThrottled"
+    c = connector(".teams", secrets={"webhookUrl": "TEAMS_URL"})
+    with pytest.raises(DeliveryFailed, match="throttled by the receiver") as caught:
+        send(c, env={"TEAMS_URL": http.url + "/webhookb2/x"})
+    assert caught.value.retryable

@@ -17,6 +17,9 @@ from runner.notify.model import Ack, Connector, Notification
 from runner.notify.render import Templates
 from runner.notify.secrets import required_secret
 
+# Teams answers a rate limit with 200 and this in the body (as Kibana's connector checks).
+_THROTTLED = {".teams": lambda body: b"ErrorCode:ApplicationThrottled" in body}
+
 # Slack truncates text past 40,000 characters; Teams refuses payloads over 28 KB.
 LIMITS = {".slack": 40000, ".teams": 20000}
 
@@ -30,9 +33,10 @@ class ChatSender:
         url = required_secret(self.connector, "webhookUrl", environ=self.options.environ)
         text = _clip(str(notification.params.get("message", "")), LIMITS[self.connector.type])
         body = json.dumps({"text": text}, ensure_ascii=False).encode()
-        return post(self.connector.id, url, body,
-                    headers={"Content-Type": "application/json"},
-                    timeout=self.options.timeout)  # fmt: skip
+        return post(
+            self.connector.id, url, body, headers={"Content-Type": "application/json"},
+            timeout=self.options.timeout, throttled=_THROTTLED.get(self.connector.type),
+        )  # fmt: skip
 
 
 def _clip(text: str, limit: int) -> str:

@@ -11,7 +11,7 @@ import http.client
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from runner.errors import DeliveryFailed
 from runner.notify.model import Ack
@@ -27,14 +27,16 @@ def post(
     headers: Mapping[str, str],
     timeout: float,
     method: str = "POST",
+    throttled: Callable[[bytes], bool] | None = None,
 ) -> Ack:
+    """``throttled`` recognises a 2xx answer that is really a rate-limit refusal (Teams)."""
     if not url.startswith(("http://", "https://")):
         raise DeliveryFailed(f"connector {connector_id}: URL must be http(s)", retryable=False)
     request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # scheme checked above
             status = response.status
-            response.read(65536)
+            answer = response.read(65536)
     except urllib.error.HTTPError as exc:
         status = exc.code
         retryable = status in _RETRY_STATUS or status >= 500
@@ -55,4 +57,7 @@ def post(
         raise DeliveryFailed(
             f"connector {connector_id}: {type(exc).__name__}", retryable=True
         ) from None
+    if throttled is not None and throttled(answer):
+        raise DeliveryFailed(f"connector {connector_id}: throttled by the receiver",
+                             retryable=True)  # fmt: skip
     return Ack(detail=f"HTTP {status}")
