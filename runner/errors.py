@@ -172,9 +172,10 @@ class DeliveryFailed(RunnerError):
     never from the URL or credentials.
     """
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the receiver asked for (HTTP Retry-After)
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

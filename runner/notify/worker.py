@@ -85,6 +85,8 @@ class DeliveryWorker:
             now = self.clock()
             if exc.retryable:
                 delay = backoff(item.attempts, self.retry_base, self.retry_max)
+                if exc.retry_after is not None:  # the receiver knows best when to come back
+                    delay = max(delay, timedelta(seconds=exc.retry_after))
                 ok = self.outbox.mark_retry(item, now=now, error=exc.message,
                                             next_attempt_at=now + delay)  # fmt: skip
                 log.warning("notification_retry", error=exc.message, attempt=item.attempts + 1,

@@ -36,6 +36,7 @@ class HttpRequest:
 class HttpReceiver:
     mode: str | int = "ok"
     answer: bytes | None = None  # body of 2xx answers (default: a small JSON object)
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     requests: list[HttpRequest] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -67,6 +68,8 @@ class HttpReceiver:
                                        else status)  # fmt: skip
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in receiver.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:

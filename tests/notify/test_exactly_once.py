@@ -234,3 +234,23 @@ def test_throttle_and_summary_through_the_executor(root: Path, http: HttpReceive
     summaries = sorted(len(i.notification.alert_ids) for i in items
                        if i.notification.kind == "summary")  # fmt: skip
     assert summaries == [1, 2]
+
+
+def test_retry_after_is_honoured(root: Path) -> None:
+    from tests.notify.receivers import HttpReceiver as Receiver
+
+    http = Receiver(mode=429, headers={"Retry-After": "120"})
+    try:
+        write_notify_files(root, http.url)
+        backend = EmbeddedBackend(Store(root / "s.duckdb"))
+        now = utcnow()
+        load(backend, root, ["e1"], now)
+        notes = notifications(root, backend)
+        Executor(backend=backend, notifier=notes.planner).run(emond_rule(), now)
+        before = utcnow()
+        assert notes.worker.run_once().retried == 1
+        [item] = notes.outbox.items(status="pending")
+        assert item.next_attempt_at is not None
+        assert item.next_attempt_at - before >= timedelta(seconds=120)  # not the 5s backoff
+    finally:
+        http.stop()

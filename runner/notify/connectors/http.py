@@ -19,6 +19,13 @@ from runner.notify.model import Ack
 _RETRY_STATUS = {408, 425, 429}
 
 
+def _seconds(value: str | None) -> float | None:
+    """Retry-After in delta-seconds (the HTTP-date form is ignored: backoff applies)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
+
+
 def post(
     connector_id: str,
     url: str,
@@ -42,7 +49,9 @@ def post(
         retryable = status in _RETRY_STATUS or status >= 500
         reason = exc.reason if isinstance(exc.reason, str) else ""
         raise DeliveryFailed(
-            f"connector {connector_id}: HTTP {status} {reason}".rstrip(), retryable=retryable
+            f"connector {connector_id}: HTTP {status} {reason}".rstrip(),
+            retryable=retryable,
+            retry_after=_seconds(exc.headers.get("Retry-After") if exc.headers else None),
         ) from None
     except TimeoutError:
         raise DeliveryFailed(
