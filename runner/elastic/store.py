@@ -20,6 +20,7 @@ from runner.elastic.client import ElasticClient, Response
 from runner.elastic.dsl import doc_path, index_path
 from runner.errors import IndexNotFound
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.logs import get_logger
 from runner.notify.model import NotifyHook
 from runner.timeutil import isoformat, parse_absolute
 
@@ -157,6 +158,11 @@ class ElasticAlertStore:
 
             actions += [outbox_create(self.names.outbox, n) for n in notify(ids)]
         outcome = bulk_create(self._bulk_client, actions, refresh="wait_for")
+        unqueued = [(p, r) for p, r in outcome.failed if p >= len(ids)]
+        if unqueued:
+            # After the client's own retries; the alerts are written, so say it loudly.
+            get_logger().error("notifications_not_queued", count=len(unqueued),
+                               first_error=unqueued[0][1])  # fmt: skip
         outcome.created[:] = [p for p in outcome.created if p < len(ids)]
         outcome.duplicates[:] = [p for p in outcome.duplicates if p < len(ids)]
         outcome.failed[:] = [(p, r) for p, r in outcome.failed if p < len(ids)]

@@ -124,6 +124,11 @@ class Executor:
         chosen = batch.candidates[: rule.max_signals]
         t1 = time.perf_counter()
         documents = [d for c in chosen for d in c.documents]
+        if not documents and self.notifier is not None:
+            try:
+                self.notifier.plan_idle(rule, now=self.clock())
+            except RunnerError as exc:  # the outbox is unreachable: the next run tries again
+                log.warning("notification_not_queued", error=str(exc))
         try:
             outcome = self.backend.write_alerts(documents, self._notify_hook(rule, documents))
         except RunnerError as exc:

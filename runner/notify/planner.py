@@ -42,6 +42,8 @@ class History(Protocol):
 
     def alerts_since(self, rule_id: str, since: datetime) -> list[dict[str, Any]]: ...
 
+    def enqueue(self, notifications: Sequence[Notification]) -> int: ...
+
 
 def _hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -78,6 +80,15 @@ class Planner:
                     connector=action.connector_id, error=f"{type(exc).__name__}: {exc}",
                 )  # fmt: skip
         return out
+
+    def plan_idle(self, rule: Rule, *, now: datetime) -> int:
+        """An execution without new alerts: a throttled summary may still be due, covering
+        alerts held back earlier (Kibana queries the throttle period, whatever this run found).
+        Nothing is written with it, so it is queued on its own; returns how many were new."""
+        if not any(a.summary and a.on_interval for a in self.config.actions_for(rule.rule_id)):
+            return 0
+        due = self.plan(rule, [], now=now)
+        return self.history.enqueue(due) if due else 0
 
     def _throttled(
         self, key: str, action: Action, now: datetime, pending: Mapping[str, datetime]

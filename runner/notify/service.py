@@ -23,6 +23,7 @@ from runner.errors import DeliveryFailed, NotifyConfigError, RunnerError
 from runner.logs import get_logger
 from runner.notify.connectors import ConnectorType, IndexWriter, SendOptions, connector_types
 from runner.notify.loader import NotifyConfig, load_notify_config
+from runner.notify.model import Notification
 from runner.notify.outbox.base import Outbox
 from runner.notify.planner import Planner
 from runner.notify.render import Templates
@@ -69,6 +70,9 @@ class _History:
 
     def alerts_since(self, rule_id: str, since: datetime) -> list[dict[str, Any]]:
         return self.backend.list_alerts(rule_ids=[rule_id], since=since)
+
+    def enqueue(self, notifications: Sequence[Notification]) -> int:
+        return self.outbox.enqueue(notifications)
 
 
 def outbox_for(backend: Backend) -> Outbox:

@@ -19,12 +19,20 @@ class History:
     def __init__(self) -> None:
         self.queued: dict[str, datetime] = {}
         self.alerts: list[dict[str, Any]] = []
+        self.idle: list[Any] = []  # queued by plan_idle
 
     def last_queued(self, throttle_key: str) -> datetime | None:
         return self.queued.get(throttle_key)
 
     def alerts_since(self, rule_id: str, since: datetime) -> list[dict[str, Any]]:
         return [a for a in self.alerts if a["@timestamp"] >= since.isoformat()[:19]]
+
+    def enqueue(self, notifications: Any) -> int:
+        for n in notifications:
+            if n.throttle_key:
+                self.queued[n.throttle_key] = n.queued_at
+        self.idle += notifications
+        return len(notifications)
 
 
 def planner(tmp_path: Path, actions: str) -> tuple[Planner, History]:
