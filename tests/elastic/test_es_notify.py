@@ -17,8 +17,8 @@ from runner.rules.model import Rule
 from tests.elastic.conftest import FAST_RETRY
 from tests.elastic.fake_cluster import FakeCluster
 from tests.elastic.test_es_end_to_end import EQL_PATH, NOW, emond, eql_answer, event
+from tests.notify.factories import write_notify_files
 from tests.notify.receivers import HttpReceiver
-from tests.notify.test_exactly_once import write_notify_files
 
 __all__ = ["emond"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from runner.notify.context import build_view
@@ -58,3 +59,15 @@ def notification(connector_type: str, *, kind: Kind = "alert", alerts: list[dict
         idempotency_key=docs[0]["kibana.alert.uuid"] if kind == "alert" else "n" * 64,
         params=params, queued_at=NOW,
     )  # fmt: skip
+
+
+def write_notify_files(root: Path, url: str, *, frequency: str = "per_alert",
+                       extra: str = "") -> None:  # fmt: skip
+    (root / "action_connectors").mkdir(exist_ok=True)
+    (root / "actions").mkdir(exist_ok=True)
+    (root / "action_connectors" / "hook.toml").write_text(
+        f'[[connector]]\nid = "hook"\ntype = ".webhook"\nurl = "{url}"\n'
+    )
+    (root / "actions" / "emond.toml").write_text(
+        f'[[action]]\nrules = ["*"]\nconnector = "hook"\nfrequency = "{frequency}"\n{extra}'
+    )

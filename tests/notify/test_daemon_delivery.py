@@ -24,8 +24,8 @@ from runner.notify.outbox.embedded import EmbeddedOutbox
 from runner.timeutil import utcnow
 from tests.conftest import SEED_RULES
 from tests.daemon.procs import Processes, Workspace, emond_event
+from tests.notify.factories import write_notify_files
 from tests.notify.receivers import HttpReceiver
-from tests.notify.test_exactly_once import write_notify_files
 
 
 @pytest.fixture

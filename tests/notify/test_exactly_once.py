@@ -24,22 +24,10 @@ from runner.notify.worker import DeliveryWorker
 from runner.timeutil import utcnow
 from tests.conftest import SEED_RULES
 from tests.daemon.procs import emond_event
-from tests.notify.factories import emond_rule
+from tests.notify.factories import emond_rule, write_notify_files
 from tests.notify.receivers import HttpReceiver
 
 PROCESS_INDEX = "logs-endpoint.events.process-default"
-
-
-def write_notify_files(root: Path, url: str, *, frequency: str = "per_alert",
-                       extra: str = "") -> None:  # fmt: skip
-    (root / "action_connectors").mkdir(exist_ok=True)
-    (root / "actions").mkdir(exist_ok=True)
-    (root / "action_connectors" / "hook.toml").write_text(
-        f'[[connector]]\nid = "hook"\ntype = ".webhook"\nurl = "{url}"\n'
-    )
-    (root / "actions" / "emond.toml").write_text(
-        f'[[action]]\nrules = ["*"]\nconnector = "hook"\nfrequency = "{frequency}"\n{extra}'
-    )
 
 
 @pytest.fixture
