@@ -32,7 +32,7 @@ ESCAPE_OF: dict[str, Escape] = {
     ".email": "none",  # sent as text/plain: HTML in a value is inert
     ".pagerduty": "none",
     ".server-log": "none",
-    ".index": "json",
+    ".index": "none",  # documents are objects, not JSON text
     ".file": "none",
 }
 
