@@ -43,6 +43,19 @@ class ElasticsearchSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NotifySettings:
+    """Where connectors, actions and template overrides live; how delivery retries."""
+
+    actions: Path | None = None  # None: ``actions/`` beside the rules directory
+    connectors: Path | None = None  # None: ``action_connectors/`` beside the rules directory
+    templates: Path | None = None  # user overrides of templates/notify/<type>/<kind>.j2
+    interval: timedelta = timedelta(seconds=5)  # daemon: how often the outbox is delivered
+    retry_base: timedelta = timedelta(seconds=5)
+    retry_max: timedelta = timedelta(minutes=5)
+    timeout: float = 10.0  # one send attempt
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     rules: Path | None = None  # None: ./rules if present, else the packaged seed rules
     store: Path = DEFAULT_STORE
@@ -53,6 +66,7 @@ class Settings:
     grace: timedelta = timedelta(seconds=30)
     metrics_port: int | None = None
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 def _text(value: object) -> str:
@@ -159,6 +173,13 @@ SETTINGS: tuple[Setting, ...] = (
             parse=_positive_float),
     Setting(key="elasticsearch.max_retries", env="RUNNER_ES_MAX_RETRIES", parse=_int(0, 100)),
     Setting(key="elasticsearch.index_prefix", env="RUNNER_ES_INDEX_PREFIX", parse=_text),
+    Setting(key="notify.actions", env="RUNNER_NOTIFY_ACTIONS", parse=_path),
+    Setting(key="notify.connectors", env="RUNNER_NOTIFY_CONNECTORS", parse=_path),
+    Setting(key="notify.templates", env="RUNNER_NOTIFY_TEMPLATES", parse=_path),
+    Setting(key="notify.interval", env="RUNNER_NOTIFY_INTERVAL", parse=_duration),
+    Setting(key="notify.retry_base", env="RUNNER_NOTIFY_RETRY_BASE", parse=_duration),
+    Setting(key="notify.retry_max", env="RUNNER_NOTIFY_RETRY_MAX", parse=_duration),
+    Setting(key="notify.timeout", env="RUNNER_NOTIFY_TIMEOUT", parse=_positive_float),
 )  # fmt: skip
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
 
@@ -201,6 +222,7 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
     es = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("elasticsearch.")}
+    notify = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("notify.")}
     return Settings(
         rules=values.get("rules"),
         store=values.get("store", DEFAULT_STORE),
@@ -211,6 +233,7 @@ def load_settings(
         grace=values.get("daemon.grace", timedelta(seconds=30)),
         metrics_port=values.get("daemon.metrics_port"),
         elasticsearch=ElasticsearchSettings(**es),
+        notify=NotifySettings(**notify),
     )
 
 

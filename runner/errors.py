@@ -151,5 +151,32 @@ class IndexNotFound(BackendError):
     """A required index does not exist (and ``allow_no_indices`` does not apply)."""
 
 
+class NotifyConfigError(RunnerError):
+    """A connector or action file that cannot be used: names the file and the key."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str, key: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        self.reason = message
+        super().__init__(f"{path}" + (f": {key}" if key else "") + f": {message}")
+
+
+class DeliveryFailed(RunnerError):
+    """A receiver did not acknowledge a notification.
+
+    ``retryable`` failures (connection refused, timeout, 429, 5xx) are tried again with backoff;
+    the others (a 4xx refusal, a rejected address) are recorded as failed and shown by
+    ``runner status``.  Messages never carry secrets: connectors build them from the status,
+    never from the URL or credentials.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after  # seconds the receiver asked for (HTTP Retry-After)
+
+
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+
+if TYPE_CHECKING:
+    from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -48,8 +51,13 @@ class AlertStore(Protocol):
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]: ...
 
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
-        """Insert-if-absent by ``kibana.alert.uuid``; a present id is a duplicate, not an error."""
+    def write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
+    ) -> WriteOutcome:
+        """Insert-if-absent by ``kibana.alert.uuid``; a present id is a duplicate, not an error.
+
+        ``notify`` gets the ids about to be created and returns the notifications to queue in
+        the outbox in the same step (one transaction; one ``_bulk`` request on a cluster)."""
         ...
 
     def load_state(self, rule_id: str) -> RuleState | None: ...

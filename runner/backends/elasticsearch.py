@@ -22,6 +22,7 @@ from runner.elastic.events import MAX_COMBINATIONS, ElasticEventSource
 from runner.elastic.setup import SetupStep, cluster_version, ensure
 from runner.elastic.store import ElasticAlertStore, IndexNames
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -95,8 +96,10 @@ class ElasticsearchBackend:
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._store.existing_alert_ids(ids)
 
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
-        return self._store.write_alerts(alerts)
+    def write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
+    ) -> WriteOutcome:
+        return self._store.write_alerts(alerts, notify)
 
     def load_state(self, rule_id: str) -> RuleState | None:
         return self._store.load_state(rule_id)

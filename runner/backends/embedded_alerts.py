@@ -16,6 +16,8 @@ from typing import Any
 from runner.embedded.store import register_schema
 from runner.embedded.transaction import transaction
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.notify.model import NotifyHook
+from runner.notify.outbox.embedded import insert_notifications
 from runner.timeutil import parse_absolute
 
 Connect = Callable[[], AbstractContextManager[Any]]
@@ -102,7 +104,9 @@ class EmbeddedAlertStore:
             ).fetchall()
         return {row[0] for row in rows}
 
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+    def write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
+    ) -> WriteOutcome:
         if not alerts:
             return WriteOutcome()
         ids = [str(a["kibana.alert.uuid"]) for a in alerts]
@@ -132,6 +136,9 @@ class EmbeddedAlertStore:
                         json.dumps(alert, default=str),
                     )
                 )
+            if rows and notify is not None:
+                # Same transaction: alerts and their notifications commit together.
+                insert_notifications(con, notify([r[0] for r in rows]))
             if rows:
                 con.executemany(
                     "INSERT INTO alerts (id, rule_id, rule_name, created_at, original_time, "

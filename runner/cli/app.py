@@ -19,6 +19,8 @@ from runner.rules.select import resolve_rules
 
 # The subparsers object commands register on (not subscriptable at run time on 3.11).
 if TYPE_CHECKING:
+    from runner.notify.service import Notifications
+
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     Commands = argparse._SubParsersAction
@@ -67,6 +69,14 @@ class App:
 
                 self._backend = EmbeddedBackend(Store(self.settings.store))
         return self._backend
+
+    def notifications(self, backend: Backend | None = None, metrics: Any = None) -> Notifications:
+        """Connectors, actions, outbox and delivery for the configured backend."""
+        from runner.notify.service import build_notifications
+
+        return build_notifications(
+            self.settings, self.rules_dir(), backend or self.backend(), metrics=metrics
+        )
 
     def store(self) -> Store:
         """The embedded store file (for commands that only make sense on it)."""

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,11 +18,15 @@ from runner.backends.embedded import EmbeddedBackend
 from runner.cli.app import App, Commands
 from runner.cli.output import ProgressBar, shorten, table
 from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges, run_backfill
+from runner.daemon.metrics import Metrics
 from runner.daemon.scheduler import Daemon, DaemonOptions
 from runner.daemon.status import RuleStatus, backfill_command, collect_status
 from runner.embedded.store import Store
 from runner.errors import UsageError
+from runner.execution.executor import Executor
+from runner.execution.model import ExecutionRecord
 from runner.rules.loader import RuleSet, load_rules
+from runner.rules.model import Rule
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
 
 
@@ -142,19 +146,36 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         metrics_host=args.metrics_host,
         metrics_port=port,
     )
+    from runner.notify.service import folders, load_config
+
     rules_dir = app.rules_dir()
+    backend = app.backend()
+    metrics = Metrics()
+    notes = app.notifications(backend, metrics)
+    started = [False]
 
     def load() -> RuleSet:
         # A vanished directory (a deploy swapping it) must not read as "every rule removed".
         if not rules_dir.exists():
             raise UsageError(f"rules directory not found: {rules_dir}")
-        return load_rules([rules_dir])
+        rules = load_rules([rules_dir])
+        if started[0]:  # a reload (SIGHUP, --watch): connectors and actions too
+            notes.replace_config(load_config(app.settings, rules_dir, notes.types))
+        started[0] = True
+        return rules
+
+    def execute(target: Backend, rule: Rule, now: datetime) -> list[ExecutionRecord]:
+        # Rules without actions get no notify hook (see Executor._notify_hook).
+        return Executor(backend=target, notifier=notes.planner).run(rule, now)
 
     daemon = Daemon(
-        backend=app.backend(),
+        backend=backend,
         load=load,
-        watch_paths=[rules_dir],
+        watch_paths=[rules_dir, *folders(app.settings, rules_dir)],
         options=options,
+        execute=execute,
+        metrics=metrics,
+        delivery=(notes.worker, app.settings.notify.interval.total_seconds()),
     )
     code = daemon.run()
     if daemon.supervisor.stuck():
@@ -183,11 +204,20 @@ def cmd_status(args: argparse.Namespace, app: App) -> int:
     now = utcnow()
     with _status_backend(app) as backend:
         statuses = collect_status(sorted(rules, key=lambda r: r.stem), backend, now)
+        counts = app.notifications(backend).outbox.counts()
     if args.json:
         for item in statuses:
             print(json.dumps(item.as_json()))
         return 0
     print_status(statuses, now, sys.stdout)
+    if counts.pending or counts.failed or counts.sent:
+        print(f"\nnotifications: {counts.pending} pending ({counts.retrying} retrying), "
+              f"{counts.failed} failed, {counts.sent} sent")  # fmt: skip
+        if counts.last_error:
+            print(f"  last delivery error ({counts.last_error_connector}): "
+                  f"{shorten(counts.last_error, 100)}")  # fmt: skip
+        if counts.failed:
+            print("  `runner notify status` lists them; `runner notify retry` requeues them")
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runner.cli.app import App, Commands
 from runner.cli.events_cmd import load_files
-from runner.cli.run_cmd import print_alerts, print_records
+from runner.cli.run_cmd import deliver_pending, print_alerts, print_records
 from runner.demo import EventSet, GeneratorConfig
 from runner.errors import UsageError
 from runner.execution.executor import Executor
@@ -50,7 +50,8 @@ def cmd_demo(args: argparse.Namespace, app: App) -> int:
         if load_files(app, [str(path)], index=None) != 0:
             return 1
     rules = [r for r in app.rule_set().rules if r.enabled]
-    executor = Executor(backend=app.backend())
+    notes = app.notifications()
+    executor = Executor(backend=app.backend(), notifier=notes.planner if notes.active else None)
     records: list[ExecutionRecord] = []
     for rule in rules:
         records += executor.run(rule, now)
@@ -62,6 +63,10 @@ def cmd_demo(args: argparse.Namespace, app: App) -> int:
         rule_ids=[r.rule_id for r in rules], since=now - timedelta(seconds=1)
     )
     print_alerts([a for a in alerts if "kibana.alert.building_block_type" not in a], limit=50)
+    if notes.active:
+        sent, waiting = deliver_pending(notes.worker)
+        print(f"\nnotifications: {sent} sent, {waiting} waiting in the outbox "
+              "(`runner notify status`)")  # fmt: skip
     print("\nNext: `runner alerts list`, `runner alerts export`, `runner executions`, "
           "`runner rules show emond --explain`.")  # fmt: skip
     return 1 if any(r.status == "failed" for r in records) else 0

@@ -13,6 +13,7 @@ from runner.cli import (
     demo_cmd,
     events_cmd,
     hunt_cmd,
+    notify_cmd,
     rules_cmd,
     run_cmd,
     setup_cmd,
@@ -32,6 +33,7 @@ COMMANDS: tuple[Callable[[Commands, argparse.ArgumentParser], None], ...] = (
     daemon_cmd.register,
     demo_cmd.register,
     hunt_cmd.register,
+    notify_cmd.register,
 )
 
 # Global option -> settings key (see runner.config.SETTINGS).

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
 from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
+
+if TYPE_CHECKING:
+    from runner.notify.worker import DeliveryWorker
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -60,7 +63,8 @@ def cmd_once(args: argparse.Namespace, app: App) -> int:
     rules = app.select(args.rule, all_rules=args.all)
     now = parse_time(args.now, utcnow()) if args.now else None
     backend = app.backend()
-    executor = Executor(backend=backend)
+    notes = app.notifications(backend)
+    executor = Executor(backend=backend, notifier=notes.planner if notes.active else None)
     records: list[ExecutionRecord] = []
     for rule in rules:
         records += executor.run(rule, now, manual=now is not None)
@@ -69,7 +73,23 @@ def cmd_once(args: argparse.Namespace, app: App) -> int:
             print(json.dumps(record.summary()))
     else:
         print_records(records)
+    if notes.active:
+        # One delivery pass; what the receivers do not take now waits in the outbox for
+        # the daemon or `runner notify deliver`.
+        sent, waiting = deliver_pending(notes.worker)
+        print(f"notifications: {sent} sent, {waiting} waiting in the outbox", file=sys.stderr)
     return 1 if any(r.status == "failed" for r in records) else 0
+
+
+def deliver_pending(worker: DeliveryWorker, rounds: int = 20) -> tuple[int, int]:
+    """Deliver what is due now (at most ``rounds`` batches); (sent, still pending)."""
+    sent = 0
+    for _ in range(rounds):
+        result = worker.run_once()
+        sent += result.sent
+        if result.sent + result.retried + result.failed + result.lost == 0:
+            break
+    return sent, worker.outbox.counts().pending
 
 
 def print_records(records: list[ExecutionRecord]) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from runner.backends.base import Backend
 from runner.errors import RunnerError
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -163,8 +164,10 @@ class FencedBackend:
         return self._backend.list_executions(rule_ids=rule_ids, limit=limit)
 
     # Writes.
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
-        return self._fence.guard(lambda: self._backend.write_alerts(alerts))
+    def write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
+    ) -> WriteOutcome:
+        return self._fence.guard(lambda: self._backend.write_alerts(alerts, notify))
 
     def save_state(self, state: RuleState) -> None:
         # The executor saves state last: this is the moment the execution completes.

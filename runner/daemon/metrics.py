@@ -51,6 +51,15 @@ FAMILIES = (
     Family(name="runner_rule_load_errors", kind="gauge",
            help="Rule files that failed to load at the last (re)load."),
     Family(name="runner_reloads_total", kind="counter", help="Rule reloads, by result."),
+    Family(name="runner_notifications_total", kind="counter",
+           help="Delivery attempts of notifications, by connector and result "
+                "(sent, retry, failed)."),
+    Family(name="runner_outbox_pending", kind="gauge",
+           help="Notifications waiting in the outbox (retrying ones included)."),
+    Family(name="runner_outbox_retrying", kind="gauge",
+           help="Pending notifications whose last delivery attempt failed."),
+    Family(name="runner_outbox_failed", kind="gauge",
+           help="Notifications a receiver refused for good (see `runner notify status`)."),
 )  # fmt: skip
 
 

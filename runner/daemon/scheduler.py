@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -39,7 +39,13 @@ from runner.rules.loader import RuleSet
 from runner.rules.model import Rule
 from runner.timeutil import format_duration, utcnow
 
+if TYPE_CHECKING:
+    from runner.notify.worker import DeliveryWorker
+
 MAX_JITTER = timedelta(seconds=10)
+
+# The outbox's delivery worker and the seconds between rounds when it found nothing to do.
+Delivery = tuple["DeliveryWorker", float]
 
 
 def jitter_for(interval: timedelta) -> float:
@@ -88,6 +94,7 @@ class Daemon:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.options = options or DaemonOptions()
         self.metrics = metrics or Metrics()
@@ -118,6 +125,9 @@ class Daemon:
         self._reload_requested = False
         self._hurry = False
         self._started = threading.Event()
+        self._delivery = delivery
+        self._delivery_stop = threading.Event()
+        self._delivery_thread: threading.Thread | None = None
 
     # -- public surface ------------------------------------------------------------------
     def interval_of(self, rule: Rule) -> timedelta:
@@ -172,8 +182,9 @@ class Daemon:
             if self.server is not None:
                 self.server.stop()
 
-        with after(restore, stop_server):
+        with after(self._stop_delivery, restore, stop_server):
             self._apply(plan, reason="start")
+            self._start_delivery()
             self._scheduler.start()
             get_logger().info(
                 "daemon_started", rules=len(plan.rules), workers=self.options.workers,
@@ -283,6 +294,34 @@ class Daemon:
             )  # fmt: skip
         log.info("daemon_stopped", interrupted=len(cut))
         return 0
+
+    def _start_delivery(self) -> None:
+        if self._delivery is None:
+            return
+        self._delivery_thread = threading.Thread(
+            target=self._deliver_loop, name="runner-delivery", daemon=True
+        )
+        self._delivery_thread.start()
+
+    def _deliver_loop(self) -> None:
+        assert self._delivery is not None
+        worker, every = self._delivery
+        while not self._delivery_stop.is_set():
+            try:
+                result = worker.run_once()
+            except RunnerError as exc:  # the store or cluster is busy or down: next round
+                get_logger().warning("outbox_unavailable", error=str(exc))
+                self._delivery_stop.wait(every)
+                continue
+            if result.sent + result.retried + result.failed + result.lost == 0:
+                self._delivery_stop.wait(every)
+
+    def _stop_delivery(self) -> None:
+        self._delivery_stop.set()
+        if self._delivery_thread is not None:
+            # A send in progress ends within its timeout; an entry cut off here stays claimed
+            # until its lease expires and is delivered then.
+            self._delivery_thread.join(30)
 
     def _install_signals(self) -> dict[int, Any]:
         def stop(signum: int, _frame: FrameType | None) -> None:

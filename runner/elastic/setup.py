@@ -13,8 +13,9 @@ from typing import Any, Literal
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error
 from runner.elastic.store import IndexNames
+from runner.notify.outbox.elastic import MAPPINGS as OUTBOX_MAPPINGS
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: the notification outbox
 SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 
 _KEYWORD = {"type": "keyword"}
@@ -148,6 +149,7 @@ def templates(names: IndexNames) -> list[tuple[str, dict[str, Any]]]:
         names.executions: strict_mappings(EXECUTION_FIELDS),
         names.state: strict_mappings(STATE_FIELDS),
         names.gaps: strict_mappings(GAP_FIELDS),
+        names.outbox: OUTBOX_MAPPINGS,
     }
     return [
         (

@@ -20,6 +20,8 @@ from runner.elastic.client import ElasticClient, Response
 from runner.elastic.dsl import doc_path, index_path
 from runner.errors import IndexNotFound
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.logs import get_logger
+from runner.notify.model import NotifyHook
 from runner.timeutil import isoformat, parse_absolute
 
 IDS_PER_QUERY = 1000
@@ -44,6 +46,10 @@ class IndexNames:
     @property
     def gaps(self) -> str:
         return f"{self.prefix}-gaps"
+
+    @property
+    def outbox(self) -> str:
+        return f"{self.prefix}-outbox"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -135,14 +141,31 @@ class ElasticAlertStore:
                 found |= {str(h.get("_id")) for h in response.body.get("hits", {}).get("hits", [])}
         return found
 
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+    def write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
+    ) -> WriteOutcome:
         if not alerts:
             return WriteOutcome()
         ids = [str(alert["kibana.alert.uuid"]) for alert in alerts]
         actions = [
             Create(index=self.names.alerts, id=i, doc=a) for i, a in zip(ids, alerts, strict=True)
         ]
+        if notify is not None:
+            # The same _bulk request carries the alerts and their outbox entries.  The
+            # executor already dropped alerts that exist; ids are deterministic, so an entry
+            # that another runner queued first answers 409 and is not queued twice.
+            from runner.notify.outbox.elastic import outbox_create
+
+            actions += [outbox_create(self.names.outbox, n) for n in notify(ids)]
         outcome = bulk_create(self._bulk_client, actions, refresh="wait_for")
+        unqueued = [(p, r) for p, r in outcome.failed if p >= len(ids)]
+        if unqueued:
+            # After the client's own retries; the alerts are written, so say it loudly.
+            get_logger().error("notifications_not_queued", count=len(unqueued),
+                               first_error=unqueued[0][1])  # fmt: skip
+        outcome.created[:] = [p for p in outcome.created if p < len(ids)]
+        outcome.duplicates[:] = [p for p in outcome.duplicates if p < len(ids)]
+        outcome.failed[:] = [(p, r) for p, r in outcome.failed if p < len(ids)]
         return WriteOutcome(
             created=tuple(ids[p] for p in outcome.created),
             duplicates=tuple(ids[p] for p in outcome.duplicates),

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
 from runner.errors import BackendError, QueryError, RunnerError, StoreError
@@ -36,6 +36,10 @@ from runner.logs import get_logger
 from runner.rules.model import Rule
 from runner.timeutil import format_duration, isoformat, utcnow
 
+if TYPE_CHECKING:
+    from runner.notify.model import Notification, NotifyHook
+    from runner.notify.planner import Planner
+
 _SEVERITY = {"succeeded": 0, "partial failure": 1, "failed": 2}
 
 
@@ -49,6 +53,7 @@ class WindowOutcome:
 class Executor:
     backend: Backend
     clock: Callable[[], datetime] = field(default=utcnow)
+    notifier: Planner | None = None  # queues the rule actions' notifications with the alerts
 
     def run(
         self, rule: Rule, now: datetime | None = None, *, manual: bool = False
@@ -118,8 +123,14 @@ class Executor:
         capped = batch.more or len(batch.candidates) > rule.max_signals
         chosen = batch.candidates[: rule.max_signals]
         t1 = time.perf_counter()
+        documents = [d for c in chosen for d in c.documents]
+        if not documents and self.notifier is not None:
+            try:
+                self.notifier.plan_idle(rule, now=self.clock())
+            except RunnerError as exc:  # the outbox is unreachable: the next run tries again
+                log.warning("notification_not_queued", error=str(exc))
         try:
-            outcome = self.backend.write_alerts([d for c in chosen for d in c.documents])
+            outcome = self.backend.write_alerts(documents, self._notify_hook(rule, documents))
         except RunnerError as exc:
             return self._finish(
                 rule, window, started, t0, status="failed", message=f"writing alerts: {exc}",
@@ -162,6 +173,18 @@ class Executor:
             **record_kwargs,
         )
         return result
+
+    def _notify_hook(self, rule: Rule, documents: list[dict[str, Any]]) -> NotifyHook | None:
+        notifier = self.notifier
+        if notifier is None or not notifier.config.actions_for(rule.rule_id):
+            return None
+
+        def hook(created_ids: Sequence[str]) -> Sequence[Notification]:
+            created = set(created_ids)
+            fresh = [d for d in documents if d.get("kibana.alert.uuid") in created]
+            return notifier.plan(rule, fresh, now=self.clock())
+
+        return hook
 
     def _candidates(
         self,

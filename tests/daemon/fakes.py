@@ -77,7 +77,7 @@ class MemoryBackend:
         with self.lock:
             return {i for i in ids if i in self.alerts}
 
-    def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+    def write_alerts(self, alerts: Sequence[Mapping[str, Any]], notify: Any = None) -> WriteOutcome:
         created, duplicates = [], []
         with self.lock:
             for alert in alerts:

@@ -83,11 +83,32 @@ class _Route:
     repeat_last: bool
 
 
+PRIMARY_TERM = 1
+
+
 class DocStore:
-    """Just enough of Elasticsearch's document APIs for an end-to-end run."""
+    """Just enough of Elasticsearch's document APIs for an end-to-end run.
+
+    Every write gives the document the next ``_seq_no`` of its index (primary term 1), and
+    a ``PUT`` with ``if_seq_no``/``if_primary_term`` that does not match the current ones is
+    refused with 409 ``version_conflict_engine_exception``, as Elasticsearch's optimistic
+    concurrency control does.  Searches understand ``ids``, ``term``, ``terms``, ``range``,
+    ``exists``, ``match_all`` and ``bool`` (``filter``/``must``/``must_not``), ``sort``,
+    ``size`` and ``seq_no_primary_term``; ``_count`` takes the same queries.  Requests are
+    answered one at a time (under the cluster's lock), so a compare-and-set is atomic.
+    """
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, dict[str, Any]]] = {}
+        self.seq_nos: dict[str, dict[str, int]] = {}
+        self._next_seq: dict[str, int] = {}
+
+    def _write(self, index: str, doc_id: str, doc: dict[str, Any]) -> int:
+        seq_no = self._next_seq.get(index, 0)
+        self._next_seq[index] = seq_no + 1
+        self.docs.setdefault(index, {})[doc_id] = doc
+        self.seq_nos.setdefault(index, {})[doc_id] = seq_no
+        return seq_no
 
     def handle(self, request: Recorded) -> Answer | None:
         parts = [unquote(p) for p in request.path.strip("/").split("/")]
@@ -98,16 +119,32 @@ class DocStore:
             docs = self.docs.setdefault(index, {})
             if request.method == "GET":
                 if doc_id in docs:
-                    body = {"_index": index, "_id": doc_id, "found": True, "_source": docs[doc_id]}
+                    body = {"_index": index, "_id": doc_id, "found": True, "_source": docs[doc_id],
+                            "_seq_no": self.seq_nos[index][doc_id],
+                            "_primary_term": PRIMARY_TERM}  # fmt: skip
                     return Reply(200, body)
                 return Reply(404, {"_index": index, "_id": doc_id, "found": False})
             if request.method == "PUT":
+                if "if_seq_no" in request.query or "if_primary_term" in request.query:
+                    current = self.seq_nos.get(index, {}).get(doc_id)
+                    wanted = (int(request.query.get("if_seq_no", -2)),
+                              int(request.query.get("if_primary_term", -2)))  # fmt: skip
+                    if current is None or wanted != (current, PRIMARY_TERM):
+                        reason = (f"[{doc_id}]: version conflict, required seqNo [{wanted[0]}], "
+                                  f"primary term [{wanted[1]}]. current document has seqNo "
+                                  f"[{current}] and primary term [{PRIMARY_TERM}]")  # fmt: skip
+                        if current is None:
+                            reason = f"[{doc_id}]: version conflict, document does not exist"
+                        return Reply(409, error_body(409, "version_conflict_engine_exception",
+                                                     reason, index=index))  # fmt: skip
                 created = doc_id not in docs
-                docs[doc_id] = request.body
+                seq_no = self._write(index, doc_id, request.body)
                 result = "created" if created else "updated"
                 return Reply(
-                    201 if created else 200, {"_index": index, "_id": doc_id, "result": result}
-                )
+                    201 if created else 200,
+                    {"_index": index, "_id": doc_id, "result": result, "_seq_no": seq_no,
+                     "_primary_term": PRIMARY_TERM},
+                )  # fmt: skip
             if request.method == "DELETE":
                 found = docs.pop(doc_id, None) is not None
                 body = {
@@ -118,6 +155,13 @@ class DocStore:
                 return Reply(200 if found else 404, body)
         if request.method == "POST" and len(parts) == 2 and parts[1] == "_search":
             return self._search(parts[0], request.body or {})
+        if request.method == "POST" and len(parts) == 2 and parts[1] == "_count":
+            docs = self.docs.get(parts[0])
+            if docs is None:
+                return Reply(404, error_body(404, "index_not_found_exception",
+                                             f"no such index [{parts[0]}]"))  # fmt: skip
+            query = (request.body or {}).get("query", {"match_all": {}})
+            return Reply(200, {"count": sum(1 for d in docs.values() if _matches(query, d))})
         return None
 
     def _bulk(self, lines: list[dict[str, Any]]) -> Reply:
@@ -143,7 +187,7 @@ class DocStore:
                     }
                 )
             else:
-                docs[doc_id] = doc
+                self._write(meta["_index"], doc_id, doc)
                 items.append(
                     {
                         "create": {
@@ -160,10 +204,79 @@ class DocStore:
 
     def _search(self, index: str, body: dict[str, Any]) -> Reply:
         docs = self.docs.get(index, {})
-        wanted = body.get("query", {}).get("ids", {}).get("values")
-        ids = [i for i in docs if wanted is None or i in wanted][: body.get("size", 10)]
-        hits = [{"_index": index, "_id": i, "_score": 1.0, "_source": docs[i]} for i in ids]
+        query = body.get("query", {"match_all": {}})
+        ids = [i for i, d in docs.items() if _matches(query, d, i)]
+        for clause in reversed(body.get("sort", [])):
+            ((name, spec),) = clause.items()
+            order = spec.get("order", "asc") if isinstance(spec, dict) else spec
+            present = [i for i in ids if _field(docs[i], name)]
+            missing = [i for i in ids if not _field(docs[i], name)]
+            present.sort(key=lambda i, n=name: _sortable(_field(docs[i], n)[0]),
+                         reverse=order == "desc")  # fmt: skip
+            ids = present + missing
+        ids = ids[: body.get("size", 10)]
+        hits = []
+        for i in ids:
+            hit: dict[str, Any] = {"_index": index, "_id": i, "_score": 1.0, "_source": docs[i]}
+            if body.get("seq_no_primary_term"):
+                hit.update(_seq_no=self.seq_nos[index][i], _primary_term=PRIMARY_TERM)
+            hits.append(hit)
         return Reply(200, search_body(hits))
+
+
+def _field(doc: dict[str, Any], name: str) -> list[Any]:
+    value: Any = doc
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        value = doc.get(name)
+    if value is None:
+        return []
+    return [v for v in value if v is not None] if isinstance(value, list) else [value]
+
+
+def _sortable(value: Any) -> Any:
+    return (0, value) if isinstance(value, int | float) else (1, str(value))
+
+
+def _compare(value: Any, op: str, bound: Any) -> bool:
+    left, right = _sortable(value), _sortable(bound)
+    if left[0] != right[0]:
+        left, right = (1, str(value)), (1, str(bound))
+    return {"gt": left > right, "gte": left >= right, "lt": left < right,
+            "lte": left <= right}[op]  # fmt: skip
+
+
+def _matches(query: dict[str, Any], doc: dict[str, Any], doc_id: str = "") -> bool:
+    ((kind, spec),) = query.items()
+    if kind == "match_all":
+        return True
+    if kind == "ids":
+        return doc_id in spec["values"]
+    if kind == "term":
+        ((name, value),) = spec.items()
+        value = value["value"] if isinstance(value, dict) else value
+        return value in _field(doc, name)
+    if kind == "terms":
+        ((name, values),) = spec.items()
+        return any(v in values for v in _field(doc, name))
+    if kind == "exists":
+        return bool(_field(doc, spec["field"]))
+    if kind == "range":
+        ((name, bounds),) = spec.items()
+        return any(all(_compare(v, op, b) for op, b in bounds.items() if op in
+                       ("gt", "gte", "lt", "lte")) for v in _field(doc, name))  # fmt: skip
+    if kind == "bool":
+
+        def listed(key: str) -> list[dict[str, Any]]:
+            clauses = spec.get(key, [])
+            return clauses if isinstance(clauses, list) else [clauses]
+
+        return (all(_matches(q, doc, doc_id) for q in listed("filter") + listed("must"))
+                and not any(_matches(q, doc, doc_id) for q in listed("must_not"))
+                and (not listed("should") or sum(_matches(q, doc, doc_id) for q in
+                     listed("should")) >= int(spec.get("minimum_should_match", 1))))  # fmt: skip
+    raise ValueError(f"fake cluster: query {kind!r} is not supported")
 
 
 def search_body(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
