@@ -142,7 +142,9 @@ class Engine:
             for pattern in command.patterns:
                 matched = [c for c in table.columns if _matches(pattern, c)]
                 if not matched and "*" not in pattern:
-                    raise self.error(f"Unknown column [{pattern}]")
+                    # Without mappings, a field no document has is an empty column (a
+                    # cluster knows it from the mapping, or rejects the query).
+                    matched = [pattern]
                 for name in matched:
                     if name in chosen and "*" in pattern:
                         continue
@@ -152,17 +154,12 @@ class Engine:
             table.columns = chosen
             return table
         if isinstance(command, ast.Drop):
-            for pattern in command.patterns:
-                if "*" not in pattern and pattern not in table.columns:
-                    raise self.error(f"Unknown column [{pattern}]")
             table.columns = [
                 c for c in table.columns if not any(_matches(p, c) for p in command.patterns)
             ]
             return table
         if isinstance(command, ast.Rename):
             for old, new in command.pairs:
-                if old not in table.columns:
-                    raise self.error(f"Unknown column [{old}]")
                 for row in table.rows:
                     row[new] = row.get(old)
                 table.columns = [new if c == old else c for c in table.columns if c != new]
