@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from runner.eql.ast import Query as EqlQuery
+from runner.esql.ast import Query as EsqlQuery
 from runner.kql.ast import Query as KqlQuery
 
 
@@ -147,3 +148,40 @@ class TermDocumentsRequest:
     terms: TermsQuery
     time_range: TimeRange
     keys: tuple[TermKey, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EsqlRequest:
+    """One ``POST /_query``: the query with ``| LIMIT size`` appended (as Kibana does), the
+    window and filters as the request's DSL ``filter`` (applied before the first command)."""
+
+    query: EsqlQuery
+    time_range: TimeRange | None = None
+    filters: tuple[Mapping[str, Any], ...] = ()
+    size: int | None = None
+
+    @property
+    def text(self) -> str:
+        text = self.query.text.rstrip()
+        return text if self.size is None else f"{text}\n| LIMIT {int(self.size)}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EsqlColumn:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EsqlResult:
+    """The ``_query`` answer: columns and rows of values (a multi-value is a list)."""
+
+    columns: tuple[EsqlColumn, ...] = ()
+    values: tuple[tuple[Any, ...], ...] = ()
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Each row as ``{column: value}``, nulls left out (Kibana's ``rowToDocument``)."""
+        names = [c.name for c in self.columns]
+        return [
+            {n: v for n, v in zip(names, row, strict=False) if v is not None} for row in self.values
+        ]

@@ -16,7 +16,19 @@ def test_reference_rules_load_without_failures(reference: Path, folder: str) -> 
     rule_set = load_rules([root])
     assert [e.message for e in rule_set.errors] == []
     types = {r.type for r in rule_set.rules}
-    assert types <= {"eql", "query", "new_terms"}
+    assert types <= {"eql", "query", "new_terms", "esql"}
     unsupported = {u.type for u in rule_set.unsupported}
-    assert unsupported <= {"esql", "machine_learning", "threshold", "threat_match", "query"}
+    assert unsupported <= {"machine_learning", "threshold", "threat_match", "query"}
     assert len(rule_set.rules) > (1000 if folder == "rules" else 100)
+
+
+@pytest.mark.reference
+def test_every_public_esql_rule_loads_and_cluster_only_ones_say_why(reference: Path) -> None:
+    rule_set = load_rules([reference / "detection-rules"])
+    esql = [r for r in rule_set.rules if r.type == "esql"]
+    assert len(esql) >= 200
+    assert all(r.language == "esql" and r.index == () for r in esql)
+    cluster_only = {r.stem: r.cluster_only for r in esql if r.cluster_only}
+    # A handful send their rows to an LLM through COMPLETION: cluster only, with the reason.
+    assert 1 <= len(cluster_only) < 20
+    assert all("COMPLETION needs an inference endpoint" in why for why in cluster_only.values())

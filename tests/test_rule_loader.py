@@ -126,7 +126,6 @@ def test_missing_required_keys_are_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rule_type", "language", "reason"),
     [
-        ("esql", "esql", "rule type 'esql' is not supported"),
         ("machine_learning", None, "rule type 'machine_learning' is not supported"),
         ("threshold", "kuery", "rule type 'threshold' is not supported"),
         ("threat_match", "kuery", "rule type 'threat_match' is not supported"),
@@ -144,6 +143,33 @@ def test_unsupported_types_load_as_unsupported_not_failed(
     assert rule_set.errors == () and rule_set.rules == ()
     assert len(rule_set.unsupported) == 1
     assert reason in rule_set.unsupported[0].reason
+
+
+def test_esql_rule_loads_without_index(tmp_path: Path) -> None:
+    (tmp_path / "e.toml").write_text(
+        '[rule]\nname = "E"\nrule_id = "e1"\ntype = "esql"\nlanguage = "esql"\n'
+        'description = "d"\nrisk_score = 21\nseverity = "low"\n'
+        'query = """FROM logs-* METADATA _id | WHERE process.name == "x" | COMPLETION r = p '
+        'WITH {\\"inference_id\\": \\"e\\"}"""\n'
+    )
+    rule_set = load_rules([tmp_path])
+    assert rule_set.errors == ()
+    (rule,) = rule_set.rules
+    assert rule.type == "esql" and rule.language == "esql" and rule.index == ()
+    assert rule.esql.keeps_id
+    assert rule.cluster_only == ("COMPLETION needs an inference endpoint",)
+
+
+def test_esql_syntax_error_names_file_key_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "e.toml").write_text(
+        '[rule]\nname = "E"\nrule_id = "e1"\ntype = "esql"\nlanguage = "esql"\n'
+        'description = "d"\nrisk_score = 21\nseverity = "low"\n'
+        'query = """FROM logs-*\n| WHERE a ==\n| LIMIT 1"""\n'
+    )
+    rule_set = load_rules([tmp_path])
+    (error,) = rule_set.errors
+    assert "e.toml: rule.query: line 3, column 1: esql syntax error" in error.message
+    assert error.pretty().endswith("| LIMIT 1\n    ^")
 
 
 def test_unknown_keys_are_kept(tmp_path: Path) -> None:

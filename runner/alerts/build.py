@@ -100,6 +100,30 @@ def build_event_alert(
     )
 
 
+def build_esql_alert(
+    rule: Rule,
+    hit: Hit,
+    *,
+    alert_id: str,
+    now: datetime,
+    execution_uuid: str | None = None,
+    intended_timestamp: datetime | None = None,
+    processors: Sequence[Processor] = DEFAULT_PROCESSORS,
+) -> Alert:
+    """The alert for one ES|QL result row: ``hit`` is the row merged over its source document
+    (if any); ids follow :func:`~runner.alerts.ids.alert_id_for_esql_event` / ``_row``."""
+    return _alert_for_event(
+        rule,
+        hit,
+        alert_id=alert_id,
+        reason=render_reason(rule, fields_view(hit.source)),
+        now=now,
+        execution_uuid=execution_uuid,
+        intended_timestamp=intended_timestamp,
+        processors=processors,
+    )
+
+
 def build_new_terms_alert(
     rule: Rule,
     hit: Hit,

@@ -40,11 +40,13 @@ RULE_TYPE_IDS: Mapping[str, str] = {
     "eql": "siem.eqlRule",
     "query": "siem.queryRule",
     "new_terms": "siem.newTermsRule",
+    "esql": "siem.esqlRule",
 }
 RULE_TYPE_NAMES: Mapping[str, str] = {
     "eql": "Event Correlation Rule",
     "query": "Custom Query Rule",
     "new_terms": "New Terms Rule",
+    "esql": "ES|QL Rule",
 }
 
 

@@ -85,3 +85,16 @@ def alert_id_for_building_block(
 ) -> str:
     """The id of the building-block alert for one event of a sequence."""
     return _digest(["building_block", rule_id, shell_id, group_index, index, id])
+
+
+def alert_id_for_esql_event(rule_id: str, index: str, id: str, expanded: Sequence[Any] = ()) -> str:
+    """An ES|QL alert for a source document (``METADATA _id``, not aggregating): stable across
+    windows, as Kibana's id from ``_id``/``_index``; with ``MV_EXPAND`` the expanded fields'
+    values tell the rows of one document apart."""
+    return _digest(["esql", rule_id, index, id, list(expanded)])
+
+
+def alert_id_for_esql_row(rule_id: str, window: str, query: str, position: int) -> str:
+    """An ES|QL alert for a row that is no source document (aggregating, or no ``_id``):
+    Kibana hashes the window (``from`` + ``to``), the query and the row's position."""
+    return _digest(["esql_row", rule_id, window, query, position])

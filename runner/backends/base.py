@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 from runner.search import (
     EqlRequest,
     EqlResult,
+    EsqlRequest,
+    EsqlResult,
     FirstSeenRequest,
     Hit,
     KqlRequest,
@@ -44,6 +46,15 @@ class EventSource(Protocol):
         ...
 
     def term_documents(self, request: TermDocumentsRequest) -> Mapping[TermKey, Hit]: ...
+
+    def search_esql(self, request: EsqlRequest) -> EsqlResult:
+        """``POST /_query``: the ES|QL answer's columns and rows."""
+        ...
+
+    def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
+        """Source documents by ``_id`` in ``indices`` (ES|QL alerts merge their rows into
+        them, as Kibana's ``fetchSourceDocuments``); absent ids are left out."""
+        ...
 
 
 class AlertStore(Protocol):

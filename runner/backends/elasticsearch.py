@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from runner.config import DEFAULT_ALERTS_INDEX, ElasticsearchSettings
+from runner.elastic import esql
 from runner.elastic.bulk import CHUNK, Create, bulk_create, event_action
 from runner.elastic.client import ElasticClient, RetryPolicy
 from runner.elastic.events import MAX_COMBINATIONS, ElasticEventSource
@@ -26,6 +27,8 @@ from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
     EqlResult,
+    EsqlRequest,
+    EsqlResult,
     FirstSeenRequest,
     Hit,
     KqlRequest,
@@ -90,6 +93,12 @@ class ElasticsearchBackend:
 
     def term_documents(self, request: TermDocumentsRequest) -> Mapping[TermKey, Hit]:
         return self._events.term_documents(request)
+
+    def search_esql(self, request: EsqlRequest) -> EsqlResult:
+        return esql.search_esql(self.client, request)
+
+    def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
+        return esql.documents_by_id(self.client, indices, ids)
 
     # --- AlertStore ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ opens the file for its own duration only, so other ``runner`` processes can use 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,8 @@ from runner.embedded.store import Store
 from runner.search import (
     EqlRequest,
     EqlResult,
+    EsqlRequest,
+    EsqlResult,
     FirstSeenRequest,
     Hit,
     KqlRequest,
@@ -45,6 +47,16 @@ class EmbeddedBackend(EmbeddedAlertStore):
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return search_kql(self.store, request)
+
+    def search_esql(self, request: EsqlRequest) -> EsqlResult:
+        from runner.embedded.esql_search import search_esql
+
+        return search_esql(self.store, request)
+
+    def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
+        from runner.embedded.esql_search import documents_by_id
+
+        return documents_by_id(self.store, indices, ids)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         from runner.embedded import new_terms

@@ -1,4 +1,4 @@
-"""``runner hunt QUERY``: ad-hoc EQL or KQL over the store (or the cluster)."""
+"""``runner hunt QUERY``: ad-hoc EQL, KQL or ES|QL over the store (or the cluster)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from runner.timeutil import parse_time, utcnow
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     hunt = commands.add_parser(
-        "hunt", help="run an EQL or KQL query over the stored events", parents=[parent]
+        "hunt", help="run an EQL, KQL or ES|QL query over the stored events", parents=[parent]
     )
     hunt.add_argument("query", metavar="QUERY")
-    hunt.add_argument("--language", choices=("eql", "kuery"), default="eql")
+    hunt.add_argument("--language", choices=("eql", "kuery", "esql"), default="eql")
     hunt.add_argument(
         "--index", metavar="PATTERN[,PATTERN]", default="", help="index patterns (default: all)"
     )
@@ -43,6 +43,12 @@ def cmd_hunt(args: argparse.Namespace, app: App) -> int:
         )
     indices = tuple(p.strip() for p in args.index.split(",") if p.strip())
     backend = app.existing_backend()
+    if args.language == "esql":
+        from runner.cli.hunt_esql import hunt_esql
+
+        return hunt_esql(
+            backend, args.query, time_range=time_range, size=args.size, fmt=args.format
+        )
     if args.language == "kuery":
         hits = backend.search_kql(
             KqlRequest(

@@ -74,8 +74,17 @@ def cmd_validate(args: argparse.Namespace, app: App) -> int:
         print(error.pretty(), file=sys.stderr)
     for skipped in rule_set.unsupported:
         print(f"{skipped.path}: skipped: {skipped.reason}")
+    cluster_only = [r for r in rule_set.rules if r.cluster_only]
+    for rule in cluster_only:
+        print(f"{rule.path}: cluster only (unsupported on the embedded store): "
+              f"{'; '.join(rule.cluster_only)}")  # fmt: skip
     failed = len(rule_set.errors) + len(missing)
-    print(f"{len(rule_set.rules)} loaded, {failed} failed, {len(rule_set.unsupported)} unsupported")
+    summary = (
+        f"{len(rule_set.rules)} loaded, {failed} failed, {len(rule_set.unsupported)} unsupported"
+    )
+    if cluster_only:
+        summary += f" ({len(cluster_only)} loaded rule(s) run on a cluster only)"
+    print(summary)
     return 1 if failed else 0
 
 
@@ -94,7 +103,9 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
 
 def explain(rule: Rule) -> list[es_requests.NativeRequest]:
     """The native requests for a window ending now: exactly what the backend sends."""
-    return es_requests.explain(rule, utcnow())
+    from runner.ruletypes import kind_of
+
+    return kind_of(rule).explain(rule, utcnow())
 
 
 def _print_essentials(rule: Rule) -> None:
@@ -105,7 +116,7 @@ def _print_essentials(rule: Rule) -> None:
         ("type", f"{rule.type} ({rule.language})"),
         ("severity", f"{rule.severity} / risk {rule.risk_score}"),
         ("schedule", f"every {rule.interval}, from {rule.from_}, max {rule.max_signals} alerts"),
-        ("index", ", ".join(rule.index)),
+        ("index", ", ".join(rule.index) or "(named by the query)"),
         ("timestamp", (rule.timestamp_override and f"{rule.timestamp_override} "
                       f"(fallback @timestamp)") or rule.timestamp_field),
     ]  # fmt: skip

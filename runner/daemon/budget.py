@@ -26,6 +26,8 @@ from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
     EqlResult,
+    EsqlRequest,
+    EsqlResult,
     FirstSeenRequest,
     Hit,
     KqlRequest,
@@ -139,6 +141,12 @@ class FencedBackend:
 
     def term_documents(self, request: TermDocumentsRequest) -> Mapping[TermKey, Hit]:
         return self._backend.term_documents(request)
+
+    def search_esql(self, request: EsqlRequest) -> EsqlResult:
+        return self._backend.search_esql(request)
+
+    def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
+        return self._backend.documents_by_id(indices, ids)
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._backend.existing_alert_ids(ids)

@@ -15,14 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
 from runner.errors import BackendError, QueryError, RunnerError, StoreError
-from runner.execution.candidates import (
-    AlertStamp,
-    Candidate,
-    CandidateBatch,
-    eql_candidates,
-    new_terms_candidates,
-    query_candidates,
-)
+from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch
 from runner.execution.model import (
     MAX_SIGNALS_WARNING,
     ExecutionRecord,
@@ -193,11 +186,9 @@ class Executor:
         stamp: AlertStamp,
         fresh: Callable[[list[Candidate]], list[Candidate]],
     ) -> CandidateBatch:
-        if rule.type == "eql":
-            return eql_candidates(self.backend, rule, window, stamp, fresh)
-        if rule.type == "new_terms":
-            return new_terms_candidates(self.backend, rule, window, stamp, fresh)
-        return query_candidates(self.backend, rule, window, stamp, fresh)
+        from runner.ruletypes import kind_of  # the rule types import this package
+
+        return kind_of(rule).candidates(self.backend, rule, window, stamp, fresh)
 
     def _finish(
         self,

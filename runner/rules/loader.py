@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 
 from runner.eql import parse_eql
 from runner.errors import QueryError, RuleError
+from runner.esql import parse_esql
 from runner.kql import parse_kql
 from runner.rules.filters import filter_query
 from runner.rules.model import (
@@ -45,6 +46,7 @@ _KNOWN_KEYS = frozenset(
     }
 ) | OVERRIDE_KEYS  # fmt: skip
 _SEVERITIES = ("low", "medium", "high", "critical")
+_LANGUAGES = {"eql": "eql", "esql": "esql"}  # the others are kuery
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,11 +179,11 @@ class _RuleReader:
         if rule_id is None or name is None or rule_type is None:
             return None, self.errors
         if rule_type not in SUPPORTED_TYPES:
-            reason = f"rule type {rule_type!r} is not supported (supported: eql, query, new_terms)"
+            supported = ", ".join(SUPPORTED_TYPES)
+            reason = f"rule type {rule_type!r} is not supported (supported: {supported})"
             return self._unsupported(rule_id, name, rule_type, reason)
-        default_language = "eql" if rule_type == "eql" else "kuery"
-        language = self.get(rule, "language", str, default=default_language)
-        expected_language = "eql" if rule_type == "eql" else "kuery"
+        expected_language = _LANGUAGES.get(rule_type, "kuery")
+        language = self.get(rule, "language", str, default=expected_language)
         if language != expected_language:
             reason = f"{rule_type} rules in language {language!r} are not supported"
             return self._unsupported(rule_id, name, rule_type, reason)
@@ -217,7 +219,8 @@ class _RuleReader:
             self.problem(
                 "rule.severity", f"must be one of {', '.join(_SEVERITIES)}, got {severity!r}"
             )
-        index = self.strings(rule, "index", required=True)
+        # An ES|QL query names its indices in FROM; the rule has no index key.
+        index = self.strings(rule, "index", required=rule_type != "esql")
         if "index" in rule and not index and not any(e.key == "rule.index" for e in self.errors):
             self.problem("rule.index", "must name at least one index pattern")
         from_ = self.get(rule, "from", str, default=DEFAULT_FROM) or DEFAULT_FROM
@@ -295,6 +298,8 @@ class _RuleReader:
 
     def _parse_query(self, query: str, language: str) -> Any:
         try:
+            if language == "esql":
+                return parse_esql(query)
             return parse_eql(query) if language == "eql" else parse_kql(query)
         except QueryError as exc:
             self.problem("rule.query", f"{language} syntax error: {exc.reason}", exc)

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner.eql.ast import Query as EqlQuery
+from runner.esql.ast import Query as EsqlQuery
 from runner.kql.ast import Query as KqlQuery
 from runner.rules.overrides import AlertOverrides
 
-RuleType = Literal["eql", "query", "new_terms"]
+RuleType = Literal["eql", "query", "new_terms", "esql"]
 Severity = Literal["low", "medium", "high", "critical"]
 
-SUPPORTED_TYPES: tuple[str, ...] = ("eql", "query", "new_terms")
+SUPPORTED_TYPES: tuple[str, ...] = ("eql", "query", "new_terms", "esql")
 DEFAULT_FROM = "now-6m"
 DEFAULT_INTERVAL = "5m"
 DEFAULT_MAX_SIGNALS = 100
@@ -83,10 +84,10 @@ class Rule:
     name: str
     description: str
     type: RuleType
-    language: Literal["eql", "kuery"]
+    language: Literal["eql", "kuery", "esql"]
     query: str
-    parsed: EqlQuery | KqlQuery = field(repr=False, compare=False)
-    index: tuple[str, ...]
+    parsed: EqlQuery | KqlQuery | EsqlQuery = field(repr=False, compare=False)
+    index: tuple[str, ...]  # empty for esql rules: their FROM names the indices
     risk_score: int
     severity: Severity
     from_: str = DEFAULT_FROM
@@ -133,6 +134,17 @@ class Rule:
         if not isinstance(self.parsed, KqlQuery):
             raise TypeError(f"rule {self.name!r} is not a KQL rule")
         return self.parsed
+
+    @property
+    def esql(self) -> EsqlQuery:
+        if not isinstance(self.parsed, EsqlQuery):
+            raise TypeError(f"rule {self.name!r} is not an ES|QL rule")
+        return self.parsed
+
+    @property
+    def cluster_only(self) -> tuple[str, ...]:
+        """Why the embedded store cannot run this rule (empty when it can)."""
+        return self.parsed.cluster_only() if isinstance(self.parsed, EsqlQuery) else ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,0 +1,166 @@
+"""ES|QL on the embedded store: ``FROM`` and the request's window in SQL, the rest in memory.
+
+The documents ``FROM`` names (index patterns), inside the window (``timestamp_override`` with
+the ``@timestamp`` fallback) and matching the request's DSL filters are selected in SQL, with
+each ``KQL()`` call of the query compiled to SQL beside them (Elasticsearch evaluates
+``KQL()`` against the indexed documents, before any command changes the rows).  The commands
+then run over those documents in :class:`runner.esql.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from runner.embedded.catalog import Catalog
+from runner.embedded.dsl_sql import dsl_filter
+from runner.embedded.indices import index_filter
+from runner.embedded.kql_sql import KqlCompiler
+from runner.embedded.plan import all_of, hit_from_row, time_range_filter
+from runner.embedded.store import Store
+from runner.errors import QueryError, StoreError
+from runner.esql import ast
+from runner.esql.engine import Document, Engine, Row, Table
+from runner.esql.functions import to_datetime, to_string
+from runner.kql import parse_kql
+from runner.search import EsqlColumn, EsqlRequest, EsqlResult, Hit
+from runner.timeutil import utcnow
+
+__all__ = ["documents_by_id", "flatten", "run_esql", "search_esql", "table_result"]
+
+
+def search_esql(store: Store, request: EsqlRequest, now: datetime | None = None) -> EsqlResult:
+    reasons = request.query.cluster_only()
+    if reasons:
+        raise QueryError(
+            "this ES|QL query cannot run on the embedded store: " + "; ".join(reasons),
+            query=request.query.text, line=1, column=1,
+        )  # fmt: skip
+    try:
+        with store.connect() as con:
+            return table_result(run_esql(con, request, now or utcnow()))
+    except duckdb.Error as exc:
+        raise StoreError(f"ES|QL search failed: {exc}") from exc
+
+
+def run_esql(con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime) -> Table:
+    query = request.query
+    if request.size is not None:
+        query = ast.Query(
+            source=query.source,
+            commands=(*query.commands, ast.Limit(count=request.size)),
+            text=query.text,
+        )
+    catalog = Catalog.load(con)
+    documents: list[Document] = []
+    kql_texts = sorted(_kql_texts(query))
+    if isinstance(query.source, ast.From):
+        compiler = KqlCompiler(catalog, query_text=query.text)
+        kql_columns = "".join(
+            f", ({compiler.query(parse_kql(text))}) IS TRUE" for text in kql_texts
+        )
+        where = all_of(
+            [
+                index_filter(query.source.sources),
+                time_range_filter(catalog, request.time_range),
+                *(dsl_filter(catalog, f) for f in request.filters),
+            ]
+        )
+        dates = {name for name, info in catalog.fields.items() if info.ms_column}
+        dates.add("@timestamp")
+        rows = con.execute(
+            f"SELECT _index, _id, _source{kql_columns} FROM events WHERE {where} ORDER BY rowid"
+        ).fetchall()
+        for row in rows:
+            fields = flatten(json.loads(str(row[2])), dates)
+            matches = {text: bool(row[3 + i]) for i, text in enumerate(kql_texts)}
+            documents.append(
+                Document(index=str(row[0]), id=str(row[1]), fields={**fields, "\0kql": matches})
+            )
+
+    def kql(row: Row, text: str) -> bool:
+        return bool(row.get("\0kql", {}).get(text, False))
+
+    return Engine(query=query, now=now, kql=kql).run(documents)
+
+
+def table_result(table: Table) -> EsqlResult:
+    """The ``_query`` answer shape: dates as ISO strings, multi-values as lists."""
+    columns = tuple(EsqlColumn(name=c, type=table.column_type(c)) for c in table.columns)
+    values = tuple(tuple(_json_value(row.get(c)) for c in table.columns) for row in table.rows)
+    return EsqlResult(columns=columns, values=values)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, datetime):
+        return to_string(value)
+    return value
+
+
+def documents_by_id(store: Store, indices: Sequence[str], ids: Sequence[str]) -> dict[str, Hit]:
+    if not ids:
+        return {}
+    try:
+        with store.connect() as con:
+            marks = ", ".join("?" for _ in ids)
+            rows = con.execute(
+                f"SELECT _index, _id, _source FROM events WHERE _id IN ({marks}) "
+                f"AND {index_filter(indices)}",
+                list(ids),
+            ).fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(f"fetching source documents failed: {exc}") from exc
+    return {hit.id: hit for hit in map(hit_from_row, rows)}
+
+
+def flatten(source: Mapping[str, Any], dates: set[str] | frozenset[str] = frozenset()) -> Row:
+    """A document's fields as ES|QL sees them: dotted names, arrays as multi-values."""
+    found: dict[str, list[Any]] = {}
+    for name, value in _leaves("", source):
+        found.setdefault(name, []).append(value)
+    fields: Row = {}
+    for name, items in found.items():
+        converted = [to_datetime(v) for v in items] if name in dates else items
+        kept = [v for v in converted if v is not None]
+        if kept:
+            fields[name] = kept[0] if len(kept) == 1 else kept
+    return fields
+
+
+def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _leaves(f"{prefix}.{key}" if prefix else str(key), child)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(prefix, item)
+    else:
+        yield prefix, value
+
+
+def _kql_texts(query: ast.Query) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, ast.Call) and node.name == "kql" and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Literal) and isinstance(arg.value, str):
+                found.add(arg.value)
+        if hasattr(node, "__slots__"):
+            for slot in node.__slots__:
+                child = getattr(node, slot, None)
+                if isinstance(child, tuple):
+                    for item in child:
+                        walk(item)
+                else:
+                    walk(child)
+
+    for command in query.commands:
+        walk(command)
+    return found

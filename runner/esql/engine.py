@@ -1,0 +1,583 @@
+"""Runs an ES|QL query over documents in memory, with Elasticsearch's semantics.
+
+Used by the embedded store (which selects the documents of ``FROM`` and the request's window
+in SQL first) and by the test stand-in of Elasticsearch.  Semantics kept:
+
+- null: comparisons, arithmetic and functions of null are null; ``WHERE`` keeps a row only
+  when its condition is true (so ``NOT (null)`` drops it too);
+- multi-values: a comparison, ``LIKE``/``RLIKE``/``IN`` or single-value function over a
+  multi-valued field is null (Elasticsearch warns), ``IS NULL`` is false, ``STATS ... BY`` a
+  multi-valued key counts the row in each value's group, aggregates see every value;
+- ``==``, ``LIKE``, ``RLIKE`` are case-sensitive, ``=~`` is not; LIKE's ``*``/``?`` and
+  RLIKE's Lucene regex match the whole value;
+- a date compared with a string reads the string as a date; date ± time span;
+- ``SORT`` puts nulls last ascending and first descending, and sorts a multi-value by its
+  minimum (ascending) or maximum (descending); no ``LIMIT`` means 1000 rows.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from runner.errors import QueryError
+from runner.esql import ast
+from runner.esql.functions import (
+    FUNCTIONS,
+    date_trunc,
+    pack,
+    single,
+    to_datetime,
+    values,
+)
+from runner.esql.patterns import GrokError, dissect, dissect_fields, grok, grok_fields
+
+DEFAULT_LIMIT = 1000
+Row = dict[str, Any]
+KqlTest = Callable[[Row, str], bool]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Document:
+    index: str
+    id: str
+    fields: Mapping[str, Any]  # flattened: dotted name -> value (list for a multi-value)
+
+
+@dataclass(kw_only=True)
+class Table:
+    columns: list[str]
+    rows: list[Row]
+    types: dict[str, str] = field(default_factory=dict)
+
+    def column_type(self, name: str) -> str:
+        known = self.types.get(name)
+        if known:
+            return known
+        for row in self.rows:
+            found = values(row.get(name))
+            if found:
+                return _type_of(found[0])
+        return "null"
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "long" if abs(value) > 2**31 - 1 else "integer"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, datetime):
+        return "date"
+    return "keyword"
+
+
+class EsqlRuntimeError(QueryError):
+    """A query that parses but cannot run (unknown column or function...)."""
+
+
+@dataclass(kw_only=True)
+class Engine:
+    query: ast.Query
+    now: datetime
+    kql: KqlTest | None = None
+
+    def error(self, message: str) -> EsqlRuntimeError:
+        return EsqlRuntimeError(message, query=self.query.text, line=1, column=1)
+
+    def run(self, documents: Iterable[Document]) -> Table:
+        table = self._source(documents)
+        limited = False
+        for command in self.query.commands:
+            table = self._command(command, table)
+            limited = limited or isinstance(command, ast.Limit)
+        if not limited:
+            table.rows = table.rows[:DEFAULT_LIMIT]
+        return table
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def _source(self, documents: Iterable[Document]) -> Table:
+        source = self.query.source
+        if isinstance(source, ast.Row):
+            row: Row = {}
+            for assign in source.fields:
+                row[assign.name] = self.eval(assign.expr, row)
+            return Table(columns=[a.name for a in source.fields], rows=[row])
+        names: set[str] = set()
+        rows: list[Row] = []
+        for doc in documents:
+            row = dict(doc.fields)
+            names.update(row)
+            if "_id" in source.metadata:
+                row["_id"] = doc.id
+            if "_index" in source.metadata:
+                row["_index"] = doc.index
+            if "_version" in source.metadata:
+                row["_version"] = 1
+            row["\0doc"] = doc
+            rows.append(row)
+        columns = sorted(names) + [m for m in source.metadata if m in ("_id", "_index", "_version")]
+        return Table(columns=columns, rows=rows)
+
+    def _command(self, command: ast.Command, table: Table) -> Table:
+        if isinstance(command, ast.Where):
+            table.rows = [r for r in table.rows if self.eval(command.condition, r) is True]
+            return table
+        if isinstance(command, ast.Eval):
+            for assign in command.fields:
+                for row in table.rows:
+                    row[assign.name] = self.eval(assign.expr, row)
+                table.types.pop(assign.name, None)
+                table.columns = [c for c in table.columns if c != assign.name] + [assign.name]
+            return table
+        if isinstance(command, ast.Keep):
+            chosen: list[str] = []
+            for pattern in command.patterns:
+                matched = [c for c in table.columns if _matches(pattern, c)]
+                if not matched and "*" not in pattern:
+                    # Without mappings, a field no document has is an empty column (a
+                    # cluster knows it from the mapping, or rejects the query).
+                    matched = [pattern]
+                for name in matched:
+                    if name in chosen and "*" in pattern:
+                        continue
+                    if name in chosen:
+                        chosen.remove(name)
+                    chosen.append(name)
+            table.columns = chosen
+            return table
+        if isinstance(command, ast.Drop):
+            table.columns = [
+                c for c in table.columns if not any(_matches(p, c) for p in command.patterns)
+            ]
+            return table
+        if isinstance(command, ast.Rename):
+            for old, new in command.pairs:
+                for row in table.rows:
+                    row[new] = row.get(old)
+                table.columns = [new if c == old else c for c in table.columns if c != new]
+            return table
+        if isinstance(command, ast.Stats):
+            return self._stats(command, table)
+        if isinstance(command, ast.Sort):
+            for order in reversed(command.orders):
+                table.rows = _sorted(table.rows, self._key(order.expr), order)
+            return table
+        if isinstance(command, ast.Limit):
+            table.rows = table.rows[: command.count]
+            return table
+        if isinstance(command, ast.MvExpand):
+            return self._mv_expand(command.field, table)
+        if isinstance(command, ast.Grok | ast.Dissect):
+            return self._parse(command, table)
+        raise self.error(
+            "this query cannot run on the embedded store: " + "; ".join(self.query.cluster_only())
+        )
+
+    def _key(self, expr: ast.Expr) -> Callable[[Row], Any]:
+        return lambda row: self.eval(expr, row)
+
+    def _mv_expand(self, name: str, table: Table) -> Table:
+        rows: list[Row] = []
+        for row in table.rows:
+            items = values(row.get(name))
+            if len(items) <= 1:
+                rows.append(row)
+                continue
+            for item in items:
+                rows.append({**row, name: item})
+        table.rows = rows
+        return table
+
+    def _parse(self, command: ast.Grok | ast.Dissect, table: Table) -> Table:
+        try:
+            if isinstance(command, ast.Grok):
+                names = [n for n, _ in grok_fields(command.pattern)]
+            else:
+                names = list(dissect_fields(command.pattern))
+        except GrokError as exc:
+            raise self.error(str(exc)) from None
+        for row in table.rows:
+            text = single(self.eval(command.input, row))
+            found: Mapping[str, Any] | None = None
+            if text is not None:
+                if isinstance(command, ast.Grok):
+                    found = grok(command.pattern, str(text))
+                else:
+                    found = dissect(command.pattern, str(text), command.append_separator)
+            for name in names:
+                row[name] = found.get(name) if found else None
+        table.columns = [c for c in table.columns if c not in names] + names
+        return table
+
+    def _stats(self, command: ast.Stats, table: Table) -> Table:
+        groups: dict[tuple[Any, ...], list[Row]] = {}
+        keys_of: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for row in table.rows:
+            key_values = [values(self.eval(g.expr, row)) or [None] for g in command.groups]
+            for combo in _product(key_values):
+                marker = tuple(_hashable(v) for v in combo)
+                groups.setdefault(marker, []).append(row)
+                keys_of[marker] = combo
+        if not command.groups and not groups:
+            groups[()] = []
+            keys_of[()] = ()
+        names = [a.name for a in command.aggregates]
+        group_names = [g.name for g in command.groups]
+        if command.inline:
+            by_row: dict[int, Row] = {}
+            for members in groups.values():
+                computed = {a.name: self._aggregate(a, members) for a in command.aggregates}
+                for member in members:
+                    by_row.setdefault(id(member), {}).update(computed)
+            for row in table.rows:
+                row.update(by_row.get(id(row), dict.fromkeys(names)))
+            for g in command.groups:
+                if g.name not in table.columns:
+                    for row in table.rows:
+                        row[g.name] = self.eval(g.expr, row)
+            table.columns = [c for c in table.columns if c not in names] + names
+            return table
+        rows: list[Row] = []
+        for marker, members in groups.items():
+            out: Row = {a.name: self._aggregate(a, members) for a in command.aggregates}
+            for name, value in zip(group_names, keys_of[marker], strict=True):
+                out[name] = value
+            rows.append(out)
+        columns = [n for n in names if n not in group_names] + group_names
+        return Table(columns=columns, rows=rows)
+
+    def _aggregate(self, agg: ast.Aggregate, rows: list[Row]) -> Any:
+        if agg.where is not None:
+            rows = [r for r in rows if self.eval(agg.where, r) is True]
+        expr = agg.expr
+        if not isinstance(expr, ast.Call) or expr.name not in _AGGREGATES:
+            # An expression over aggregates, e.g. ROUND(AVG(x), 2)
+            return self.eval(expr, {}, rows=rows)
+        return self._call_aggregate(expr, rows)
+
+    def _call_aggregate(self, call: ast.Call, rows: list[Row]) -> Any:
+        if call.star:
+            return len(rows)
+        arg = call.args[0] if call.args else None
+        items = [v for r in rows for v in values(self.eval(arg, r))] if arg is not None else []
+        name = call.name
+        if name == "count":
+            return len(items)
+        if name == "count_distinct":
+            return len({_hashable(v) for v in items})
+        if name == "values":
+            seen: list[Any] = []
+            for item in items:
+                if item not in seen:
+                    seen.append(item)
+            return pack(sorted(seen, key=_sort_key))
+        if not items:
+            return None
+        if name == "min":
+            return min(items, key=_sort_key)
+        if name == "max":
+            return max(items, key=_sort_key)
+        if name == "sum":
+            return sum(items)
+        if name == "avg":
+            return sum(items) / len(items)
+        if name == "median":
+            return FUNCTIONS["mv_median"](items)
+        if name == "top":
+            count = int(self.eval(call.args[1], {}))
+            descending = str(self.eval(call.args[2], {})).lower() == "desc"
+            return pack(sorted(items, key=_sort_key, reverse=descending)[:count])
+        raise self.error(f"Unknown aggregate [{name}]")
+
+    # ---- expressions ---------------------------------------------------------------------
+
+    def eval(self, expr: ast.Expr, row: Row, *, rows: list[Row] | None = None) -> Any:
+        if isinstance(expr, ast.Literal):
+            return list(expr.value) if isinstance(expr.value, tuple) else expr.value
+        if isinstance(expr, ast.Field):
+            if expr.name in row:
+                return row[expr.name]
+            return None
+        if isinstance(expr, ast.Call):
+            if rows is not None and expr.name in _AGGREGATES:
+                return self._call_aggregate(expr, rows)
+            return self._call(expr, row, rows)
+        if isinstance(expr, ast.And):
+            left = self.eval(expr.left, row, rows=rows)
+            if left is False:
+                return False
+            right = self.eval(expr.right, row, rows=rows)
+            if right is False:
+                return False
+            return True if left is True and right is True else None
+        if isinstance(expr, ast.Or):
+            left = self.eval(expr.left, row, rows=rows)
+            if left is True:
+                return True
+            right = self.eval(expr.right, row, rows=rows)
+            if right is True:
+                return True
+            return False if left is False and right is False else None
+        if isinstance(expr, ast.Not):
+            value = self.eval(expr.expr, row, rows=rows)
+            return None if value is None else not value
+        if isinstance(expr, ast.Comparison):
+            return _compare(
+                expr.op, self.eval(expr.left, row, rows=rows), self.eval(expr.right, row, rows=rows)
+            )
+        if isinstance(expr, ast.Arithmetic):
+            return _arithmetic(
+                expr.op, self.eval(expr.left, row, rows=rows), self.eval(expr.right, row, rows=rows)
+            )
+        if isinstance(expr, ast.Negate):
+            value = single(self.eval(expr.expr, row, rows=rows))
+            return -value if isinstance(value, int | float) else None
+        if isinstance(expr, ast.IsNull):
+            is_null = self.eval(expr.expr, row, rows=rows) is None
+            return not is_null if expr.negated else is_null
+        if isinstance(expr, ast.In):
+            value = self.eval(expr.expr, row, rows=rows)
+            if value is None or isinstance(value, list):
+                return None
+            options = [self.eval(v, row, rows=rows) for v in expr.values]
+            hit = any(_compare("==", value, o) is True for o in options)
+            if not hit and any(o is None for o in options):
+                return None
+            return (not hit) if expr.negated else hit
+        if isinstance(expr, ast.Like):
+            value = self.eval(expr.expr, row, rows=rows)
+            if value is None or isinstance(value, list):
+                return None
+            hit = any(_like(p, str(value), expr.regex) for p in expr.patterns)
+            return (not hit) if expr.negated else hit
+        if isinstance(expr, ast.TimeSpan):
+            return _span(expr)
+        if isinstance(expr, ast.Cast):
+            return self._call(
+                ast.Call(name=_CASTS.get(expr.type, "to_string"), args=(expr.expr,)), row, rows
+            )
+        if isinstance(expr, ast.Match):
+            value = values(self.eval(expr.field, row, rows=rows))
+            target = str(expr.value).lower()
+            return any(target in str(v).lower() for v in value) if value else None
+        raise self.error(f"{type(expr).__name__} is not supported")
+
+    def _call(self, call: ast.Call, row: Row, rows: list[Row] | None) -> Any:
+        name = call.name
+        if name == "now":
+            return self.now
+        if name == "kql":
+            if self.kql is None:
+                raise self.error("KQL() is not available here")
+            return self.kql(row, str(_literal(call.args[0])))
+        if name == "case":
+            args = call.args
+            for i in range(0, len(args) - 1, 2):
+                if self.eval(args[i], row, rows=rows) is True:
+                    return self.eval(args[i + 1], row, rows=rows)
+            return self.eval(args[-1], row, rows=rows) if len(args) % 2 else None
+        if name == "date_trunc":
+            span = call.args[0]
+            if not isinstance(span, ast.TimeSpan):
+                raise self.error("DATE_TRUNC takes a time span such as 1 hour")
+            return date_trunc((span.value, span.unit), self.eval(call.args[1], row, rows=rows))
+        function = FUNCTIONS.get(name)
+        if function is None:
+            raise self.error(f"Unknown function [{name}]")
+        return function(*(self.eval(a, row, rows=rows) for a in call.args))
+
+
+_AGGREGATES = frozenset(
+    {"count", "count_distinct", "values", "min", "max", "sum", "avg", "top", "median"}
+)
+_CASTS = {
+    "keyword": "to_string", "text": "to_string", "string": "to_string", "long": "to_long",
+    "integer": "to_integer", "int": "to_integer", "double": "to_double", "boolean": "to_boolean",
+    "bool": "to_boolean", "datetime": "to_datetime", "date": "to_datetime", "ip": "to_ip",
+}  # fmt: skip
+
+
+def _literal(expr: ast.Expr) -> Any:
+    return expr.value if isinstance(expr, ast.Literal) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A time span: calendar months (year, quarter, month) or a fixed duration."""
+
+    months: int = 0
+    delta: timedelta = timedelta()
+
+    def add_to(self, date: datetime, sign: int) -> datetime:
+        if self.months:
+            total = date.year * 12 + date.month - 1 + sign * self.months
+            year, month = divmod(total, 12)
+            day = min(date.day, _month_days(year, month + 1))
+            date = date.replace(year=year, month=month + 1, day=day)
+        return date + sign * self.delta
+
+
+def _month_days(year: int, month: int) -> int:
+    import calendar
+
+    return calendar.monthrange(year, month)[1]
+
+
+_MONTHS = {"year": 12, "quarter": 3, "month": 1}
+_SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1,
+            "millisecond": 0.001}  # fmt: skip
+
+
+def _span(span: ast.TimeSpan) -> Span:
+    if span.unit in _MONTHS:
+        return Span(months=_MONTHS[span.unit] * span.value)
+    return Span(delta=timedelta(seconds=_SECONDS[span.unit] * span.value))
+
+
+def _matches(pattern: str, name: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) if "*" in pattern else pattern == name
+
+
+def _product(lists: Sequence[list[Any]]) -> list[tuple[Any, ...]]:
+    combos: list[tuple[Any, ...]] = [()]
+    for items in lists:
+        combos = [(*c, i) for c in combos for i in items]
+    return combos
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, bool):
+        return (0, value)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, datetime):
+        return (2, value)
+    return (3, str(value))
+
+
+def _sorted(rows: list[Row], key: Callable[[Row], Any], order: ast.Order) -> list[Row]:
+    nulls_first = order.nulls_first if order.nulls_first is not None else order.descending
+    present: list[tuple[tuple[int, Any], Row]] = []
+    missing: list[Row] = []
+    for row in rows:
+        items = values(key(row))
+        if not items:
+            missing.append(row)
+            continue
+        chosen = max(items, key=_sort_key) if order.descending else min(items, key=_sort_key)
+        present.append((_sort_key(chosen), row))
+    present.sort(key=lambda p: p[0], reverse=order.descending)
+    ordered = [r for _, r in present]
+    return missing + ordered if nulls_first else ordered + missing
+
+
+def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
+    if isinstance(left, datetime) and isinstance(right, str):
+        return left, to_datetime(right)
+    if isinstance(right, datetime) and isinstance(left, str):
+        return to_datetime(left), right
+    return left, right
+
+
+def _compare(op: str, left: Any, right: Any) -> bool | None:
+    if left is None or right is None or isinstance(left, list) or isinstance(right, list):
+        return None
+    left, right = _coerce(left, right)
+    if left is None or right is None:
+        return None
+    if op == "=~":
+        return str(left).lower() == str(right).lower()
+    numeric = isinstance(left, int | float) and isinstance(right, int | float)
+    if not numeric and type(left) is not type(right):
+        if isinstance(left, bool) or isinstance(right, bool):
+            return None
+        left, right = str(left), str(right)
+    try:
+        if op == "==":
+            return bool(left == right)
+        if op == "!=":
+            return bool(left != right)
+        if op == "<":
+            return bool(left < right)
+        if op == "<=":
+            return bool(left <= right)
+        if op == ">":
+            return bool(left > right)
+        return bool(left >= right)
+    except TypeError:
+        return None
+
+
+def _arithmetic(op: str, left: Any, right: Any) -> Any:
+    if left is None or right is None or isinstance(left, list) or isinstance(right, list):
+        return None
+    if isinstance(left, datetime) and isinstance(right, Span) and op in "+-":
+        return right.add_to(left, 1 if op == "+" else -1)
+    if isinstance(right, datetime) and isinstance(left, Span) and op == "+":
+        return left.add_to(right, 1)
+    if not isinstance(left, int | float) or not isinstance(right, int | float):
+        return None
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    both_int = isinstance(left, int) and isinstance(right, int)
+    if right == 0:
+        return None  # Elasticsearch: null and a warning
+    if op == "/":
+        return int(left / right) if both_int else left / right
+    result = math.fmod(left, right)
+    return int(result) if both_int else result
+
+
+def _like(pattern: str, value: str, regex: bool) -> bool:
+    return _compiled(pattern, regex).fullmatch(value) is not None
+
+
+_PATTERNS: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str, regex: bool) -> re.Pattern[str]:
+    key = (pattern, regex)
+    found = _PATTERNS.get(key)
+    if found is None:
+        if regex:
+            from runner.embedded.patterns import lucene_to_re2
+
+            found = re.compile(lucene_to_re2(pattern), re.DOTALL)
+        else:
+            out: list[str] = []
+            escaped = False
+            for ch in pattern:
+                if escaped:
+                    out.append(re.escape(ch))
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == "*":
+                    out.append(".*")
+                elif ch == "?":
+                    out.append(".")
+                else:
+                    out.append(re.escape(ch))
+            found = re.compile("".join(out), re.DOTALL)
+        _PATTERNS[key] = found
+    return found
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
