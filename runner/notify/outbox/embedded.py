@@ -9,7 +9,6 @@ a time, and inside a process DuckDB's own transaction conflicts fence concurrent
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -19,6 +18,7 @@ from typing import Any
 import duckdb
 
 from runner.embedded.store import register_schema
+from runner.embedded.transaction import transaction
 from runner.notify.model import Notification, OutboxCounts, OutboxItem, OutboxStatus
 
 Connect = Callable[[], AbstractContextManager[Any]]
@@ -125,21 +125,12 @@ class EmbeddedOutbox:
         self._connect = connect
 
     def enqueue(self, notifications: Sequence[Notification]) -> int:
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                count = insert_notifications(con, notifications)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):  # the first error is the one to report
-                    con.execute("ROLLBACK")
-                raise
-        return count
+        with self._connect() as con, transaction(con):
+            return insert_notifications(con, notifications)
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxItem]:
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
+        try:
+            with self._connect() as con, transaction(con):
                 rows = con.execute(
                     "UPDATE outbox SET claimed_by = ?, claimed_until = ?, version = version + 1 "
                     "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "
@@ -147,17 +138,10 @@ class EmbeddedOutbox:
                     f"ORDER BY queued_at, id LIMIT {int(limit)}) RETURNING {_COLUMNS}",
                     [owner, _db(now + lease), _db(now), _db(now)],
                 ).fetchall()
-                con.execute("COMMIT")
-            except duckdb.TransactionException:
-                # Another thread of this process claimed at the same moment: its rows are
-                # taken, ours are not; try again next round.
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                return []
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):  # the first error is the one to report
-                    con.execute("ROLLBACK")
-                raise
+        except duckdb.TransactionException:
+            # Another thread of this process claimed at the same moment: its rows are taken,
+            # ours are not; try again next round.
+            return []
         return sorted((_item(r) for r in rows), key=lambda i: (i.notification.queued_at,
                                                                  i.notification.id))  # fmt: skip
 
