@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.lists.model import ValueListStore
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -83,7 +84,7 @@ class AlertStore(Protocol):
         ...
 
 
-class Backend(EventSource, AlertStore, Protocol):
-    """Both halves together; ``name`` is for logs and execution records."""
+class Backend(EventSource, AlertStore, ValueListStore, Protocol):
+    """Events, alerts and value lists together; ``name`` is for logs and execution records."""
 
     name: str

@@ -11,6 +11,10 @@ from runner.backends.base import Backend
 from runner.config import DEFAULT_RULES_DIR, Settings
 from runner.embedded.store import Store
 from runner.errors import UsageError
+from runner.exceptions.loader import ExceptionSet, load_exceptions
+from runner.exceptions.stage import ExceptionCatalog
+from runner.execution.executor import Executor
+from runner.lists.model import ValueListStore
 from runner.logs import get_logger
 from runner.resources import seed_rules_dir
 from runner.rules.loader import RuleSet, load_rules
@@ -29,6 +33,7 @@ class App:
     settings: Settings
     _rule_set: RuleSet | None = field(default=None, repr=False)
     _backend: Backend | None = field(default=None, repr=False)
+    _exception_set: ExceptionSet | None = field(default=None, repr=False)
 
     @property
     def log(self) -> Any:  # structlog's bound logger is untyped
@@ -43,6 +48,38 @@ class App:
         if DEFAULT_RULES_DIR.is_dir():
             return DEFAULT_RULES_DIR
         return seed_rules_dir()
+
+    def exceptions_dir(self) -> Path:
+        """``--exceptions``/env/config when given; else ``exceptions/`` beside the rules
+        folder (``./exceptions`` when the rules are the packaged seeds)."""
+        if self.settings.exceptions is not None:
+            return self.settings.exceptions
+        rules = self.rules_dir()
+        if rules.resolve() == seed_rules_dir().resolve():
+            return Path("exceptions")
+        return rules.resolve().parent / "exceptions"
+
+    def exception_set(self) -> ExceptionSet:
+        if self._exception_set is None:
+            path = self.exceptions_dir()
+            if self.settings.exceptions is not None and not path.exists():
+                raise UsageError(f"exceptions directory not found: {path}")
+            self._exception_set = load_exceptions([path])
+            for error in self._exception_set.errors:
+                self.log.warning("exception_not_loaded", error=error.message)
+        return self._exception_set
+
+    def value_lists(self) -> ValueListStore:
+        """Value lists live where the alerts do: the cluster or the embedded store."""
+        return self.backend()
+
+    def executor(self) -> Executor:
+        """An executor with the exception lists and value lists wired in."""
+        return Executor(
+            backend=self.backend(),
+            exceptions=ExceptionCatalog.from_set(self.exception_set()),
+            value_lists=self.value_lists(),
+        )
 
     def rule_set(self) -> RuleSet:
         if self._rule_set is None:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,7 +22,12 @@ from runner.daemon.scheduler import Daemon, DaemonOptions
 from runner.daemon.status import RuleStatus, backfill_command, collect_status
 from runner.embedded.store import Store
 from runner.errors import UsageError
+from runner.exceptions.live import LiveExceptions
+from runner.exceptions.stage import ExceptionCatalog
+from runner.execution.executor import Executor
+from runner.execution.model import ExecutionRecord
 from runner.rules.loader import RuleSet, load_rules
+from runner.rules.model import Rule
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
 
 
@@ -143,18 +148,25 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         metrics_port=port,
     )
     rules_dir = app.rules_dir()
+    exceptions = LiveExceptions(app.exceptions_dir())
 
     def load() -> RuleSet:
         # A vanished directory (a deploy swapping it) must not read as "every rule removed".
         if not rules_dir.exists():
             raise UsageError(f"rules directory not found: {rules_dir}")
-        return load_rules([rules_dir])
+        loaded = load_rules([rules_dir])
+        exceptions.reload()  # exception lists change with the rules (SIGHUP, --watch)
+        return loaded
+
+    def execute(backend: Backend, rule: Rule, now: datetime) -> list[ExecutionRecord]:
+        return Executor(backend=backend, exceptions=exceptions, value_lists=backend).run(rule, now)
 
     daemon = Daemon(
         backend=app.backend(),
         load=load,
-        watch_paths=[rules_dir],
+        watch_paths=[rules_dir, exceptions.directory],
         options=options,
+        execute=execute,
     )
     code = daemon.run()
     if daemon.supervisor.stuck():
@@ -252,7 +264,14 @@ def cmd_backfill(args: argparse.Namespace, app: App) -> int:
                 )
 
         try:
-            result = run_backfill(rule, start, end, backend=backend, progress=progress)
+            result = run_backfill(
+                rule,
+                start,
+                end,
+                backend=backend,
+                progress=progress,
+                exceptions=ExceptionCatalog.from_set(app.exception_set()),
+            )
         finally:
             if bar is not None:
                 bar.close()

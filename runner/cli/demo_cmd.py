@@ -12,7 +12,6 @@ from runner.cli.events_cmd import load_files
 from runner.cli.run_cmd import print_alerts, print_records
 from runner.demo import EventSet, GeneratorConfig
 from runner.errors import UsageError
-from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, utcnow
 
@@ -50,7 +49,7 @@ def cmd_demo(args: argparse.Namespace, app: App) -> int:
         if load_files(app, [str(path)], index=None) != 0:
             return 1
     rules = [r for r in app.rule_set().rules if r.enabled]
-    executor = Executor(backend=app.backend())
+    executor = app.executor()
     records: list[ExecutionRecord] = []
     for rule in rules:
         records += executor.run(rule, now)

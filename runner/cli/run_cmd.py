@@ -9,7 +9,6 @@ from typing import Any
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
-from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
 
@@ -59,8 +58,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 def cmd_once(args: argparse.Namespace, app: App) -> int:
     rules = app.select(args.rule, all_rules=args.all)
     now = parse_time(args.now, utcnow()) if args.now else None
-    backend = app.backend()
-    executor = Executor(backend=backend)
+    executor = app.executor()
     records: list[ExecutionRecord] = []
     for rule in rules:
         records += executor.run(rule, now, manual=now is not None)

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from runner.backends.base import Backend
 from runner.errors import RunnerError
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.lists.model import ValueList, ValueListInfo
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -162,7 +163,19 @@ class FencedBackend:
     ) -> list[ExecutionRecord]:
         return self._backend.list_executions(rule_ids=rule_ids, limit=limit)
 
+    def get_list(self, list_id: str) -> ValueList | None:
+        return self._backend.get_list(list_id)
+
+    def list_lists(self) -> list[ValueListInfo]:
+        return self._backend.list_lists()
+
     # Writes.
+    def put_list(self, info: ValueListInfo, values: Sequence[str]) -> None:
+        self._fence.guard(lambda: self._backend.put_list(info, values))
+
+    def delete_list(self, list_id: str) -> bool:
+        return self._fence.guard(lambda: self._backend.delete_list(list_id))
+
     def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
         return self._fence.guard(lambda: self._backend.write_alerts(alerts))
 

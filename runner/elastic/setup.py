@@ -1,4 +1,5 @@
-"""``runner setup``: index templates and indices for alerts, executions, run state and gaps.
+"""``runner setup``: index templates and indices for alerts, executions, run state, gaps and
+value lists.
 
 Idempotent: a template that is missing or older than ours is (re)written, an index that
 exists is left alone.  Alert mappings follow Kibana's alert fields (``kibana.alert.*``);
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error
 from runner.elastic.store import IndexNames
+from runner.lists.elasticsearch import LIST_FIELDS
 
 TEMPLATE_VERSION = 1
 SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
@@ -148,6 +150,7 @@ def templates(names: IndexNames) -> list[tuple[str, dict[str, Any]]]:
         names.executions: strict_mappings(EXECUTION_FIELDS),
         names.state: strict_mappings(STATE_FIELDS),
         names.gaps: strict_mappings(GAP_FIELDS),
+        names.lists: strict_mappings(LIST_FIELDS),
     }
     return [
         (

@@ -45,6 +45,10 @@ class IndexNames:
     def gaps(self) -> str:
         return f"{self.prefix}-gaps"
 
+    @property
+    def lists(self) -> str:
+        return f"{self.prefix}-lists"
+
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else isoformat(value)
@@ -88,7 +92,7 @@ def gap_id(rule_id: str, start: datetime) -> str:
     return f"{rule_id}@{isoformat(start)}"
 
 
-class _SetupHint:
+class SetupHint:
     """The client, with a hint to run ``runner setup`` when one of our indices is missing
     (a cluster with ``action.auto_create_index`` off)."""
 
@@ -114,7 +118,7 @@ class _SetupHint:
 class ElasticAlertStore:
     def __init__(self, client: ElasticClient, names: IndexNames) -> None:
         self._bulk_client = client
-        self._client = _SetupHint(client)
+        self._client = SetupHint(client)
         self.names = names
 
     # --- alerts ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.backends.base import Backend
 from runner.errors import BackendError, QueryError, RunnerError, StoreError
+from runner.exceptions.stage import NO_EXCEPTIONS, AppliedExceptions, RuleExceptions, prepare
 from runner.execution.candidates import (
     AlertStamp,
     Candidate,
@@ -32,6 +33,7 @@ from runner.execution.model import (
     Window,
 )
 from runner.execution.windows import plan_windows
+from runner.lists.model import ValueListSource
 from runner.logs import get_logger
 from runner.rules.model import Rule
 from runner.timeutil import format_duration, isoformat, utcnow
@@ -49,6 +51,9 @@ class WindowOutcome:
 class Executor:
     backend: Backend
     clock: Callable[[], datetime] = field(default=utcnow)
+    # The exceptions stage: which lists each rule uses, and where `list` entries find values.
+    exceptions: RuleExceptions | None = None
+    value_lists: ValueListSource | None = None
 
     def run(
         self, rule: Rule, now: datetime | None = None, *, manual: bool = False
@@ -96,14 +101,24 @@ class Executor:
         t0 = time.perf_counter()
         duplicates = 0
 
+        try:
+            applied = self._exceptions(rule, now)
+        except (BackendError, StoreError) as exc:
+            return self._finish(
+                rule, window, started, t0, status="failed",
+                message=f"reading value lists: {exc}", execution_id=stamp.execution_id,
+            )  # fmt: skip
+
         def fresh(found: list[Candidate]) -> list[Candidate]:
             nonlocal duplicates
+            if applied.post_items:
+                found = [c for c in found if not _post_excluded(c, applied)]
             existing = self.backend.existing_alert_ids([c.id for c in found])
             duplicates += sum(1 for c in found if c.id in existing)
             return [c for c in found if c.id not in existing]
 
         try:
-            batch = self._candidates(rule, window, stamp, fresh)
+            batch = self._candidates(applied.apply(rule), window, stamp, fresh)
         except (BackendError, StoreError, QueryError) as exc:
             return self._finish(
                 rule,
@@ -133,6 +148,7 @@ class Executor:
         warnings = [MAX_SIGNALS_WARNING] if capped else []
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
+        warnings += [f"Exception not applied: {p}" for p in applied.problems]
         status: Status = "partial failure" if warnings else "succeeded"
         message = " ".join(warnings)
         if outcome.failed:
@@ -162,6 +178,13 @@ class Executor:
             **record_kwargs,
         )
         return result
+
+    def _exceptions(self, rule: Rule, now: datetime) -> AppliedExceptions:
+        """Items active at the execution's (logical) time, checked at every execution."""
+        if self.exceptions is None:
+            return NO_EXCEPTIONS
+        lists = self.exceptions.lists_for(rule)
+        return prepare(lists, now, self.value_lists) if lists else NO_EXCEPTIONS
 
     def _candidates(
         self,
@@ -237,6 +260,13 @@ class Executor:
         get_logger().error("rule_gap", rule=rule.name, rule_id=rule.rule_id, error=message)
         self.backend.record_execution(record)
         return record
+
+
+def _post_excluded(candidate: Candidate, applied: AppliedExceptions) -> bool:
+    """Large value lists are checked on single-event alerts after the search (Kibana's
+    filterEventsAgainstList); sequences are not filtered there."""
+    single = len(candidate.documents) == 1 and len(candidate.sources) == 1
+    return single and applied.excludes(candidate.sources[0])
 
 
 def _ms_since(start: float) -> int:

@@ -12,7 +12,13 @@ from runner.cli import setup_cmd
 from runner.elastic.setup import TEMPLATE_VERSION, SetupStep
 from tests.elastic.fake_cluster import FakeCluster, Reply, error_body
 
-NAMES = ("runner-alerts-default", "runner-executions", "runner-state", "runner-gaps")
+NAMES = (
+    "runner-alerts-default",
+    "runner-executions",
+    "runner-state",
+    "runner-gaps",
+    "runner-lists",
+)
 
 
 def template_answer(name: str, version: int) -> dict[str, Any]:
@@ -123,7 +129,7 @@ def test_cli_setup_prints_what_it_created(
     assert code == 0
     assert out.splitlines()[0] == f"Elasticsearch 9.1.2 at {cluster.url}"
     assert "created  index template  runner-alerts-default" in out
-    assert out.strip().endswith("8 created or updated, 0 already existed")
+    assert out.strip().endswith("10 created or updated, 0 already existed")
 
 
 def test_cli_setup_without_a_cluster_prepares_the_store(
