@@ -29,6 +29,10 @@ class LiveExceptions:
             get_logger().error("exception_not_loaded", error=error.message)
         with self._lock:
             self._catalog = ExceptionCatalog.from_set(loaded)
+        get_logger().info(
+            "exceptions_loaded", directory=str(self.directory), lists=len(loaded.lists),
+            items=len(loaded.items()), errors=len(loaded.errors),
+        )  # fmt: skip
         return loaded
 
     def lists_for(self, rule: Rule) -> tuple[ExceptionList, ...]:
