@@ -53,6 +53,22 @@ class AlertStore(Protocol):
         """Insert-if-absent by ``kibana.alert.uuid``; a present id is a duplicate, not an error."""
         ...
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Open (not closed) alerts of the rule carrying ``kibana.alert.instance.id``, with
+        ``kibana.alert.start >= started_since`` and ``kibana.alert.suppression.end >=
+        ended_since`` when given; newest ``kibana.alert.start`` first."""
+        ...
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Set the given fields of existing alerts (a partial update, by alert id)."""
+        ...
+
     def load_state(self, rule_id: str) -> RuleState | None: ...
 
     def save_state(self, state: RuleState) -> None: ...

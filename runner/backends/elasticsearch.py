@@ -101,6 +101,20 @@ class ElasticsearchBackend:
     def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
         return self._store.write_alerts(alerts)
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return self._store.suppression_alerts(
+            rule_id, started_since=started_since, ended_since=ended_since
+        )
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        self._store.update_alerts(updates)
+
     def load_state(self, rule_id: str) -> RuleState | None:
         return self._store.load_state(rule_id)
 

@@ -7,6 +7,7 @@ that slips past the existence check is counted, never written twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -15,6 +16,7 @@ from typing import Any
 
 from runner.embedded.store import register_schema
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.suppression.select import select_suppression_alerts
 from runner.timeutil import parse_absolute
 
 Connect = Callable[[], AbstractContextManager[Any]]
@@ -149,6 +151,43 @@ class EmbeddedAlertStore:
         return WriteOutcome(
             created=created, duplicates=tuple(i for i in ids if i not in set(created))
         )
+
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT doc FROM alerts WHERE rule_id = ? AND NOT building_block AND "
+                "json_extract_string(doc, '$.\"kibana.alert.instance.id\"') IS NOT NULL",
+                [rule_id],
+            ).fetchall()
+        docs = [json.loads(row[0]) for row in rows]
+        return select_suppression_alerts(docs, started_since, ended_since)
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if not updates:
+            return
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for alert_id, fields in updates:
+                    row = con.execute("SELECT doc FROM alerts WHERE id = ?", [alert_id]).fetchone()
+                    if row is None:
+                        continue
+                    doc = {**json.loads(row[0]), **fields}
+                    con.execute(
+                        "UPDATE alerts SET doc = ? WHERE id = ?",
+                        [json.dumps(doc, default=str), alert_id],
+                    )
+                con.execute("COMMIT")
+            except Exception:
+                with contextlib.suppress(Exception):  # the first error wins
+                    con.execute("ROLLBACK")
+                raise
 
     def load_state(self, rule_id: str) -> RuleState | None:
         with self._connect() as con:

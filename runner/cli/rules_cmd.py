@@ -147,6 +147,16 @@ def _print_essentials(rule: Rule) -> None:
                 f"(history from {rule.new_terms.history_window_start})",
             )
         )
+    if rule.alert_suppression is not None:
+        spec = rule.alert_suppression
+        window = f"for {spec.duration}" if spec.duration else "per rule execution"
+        fields.append(
+            (
+                "suppression",
+                f"by {', '.join(spec.group_by)} {window}, missing fields: "
+                f"{spec.missing_fields_strategy}",
+            )
+        )
     if rule.threat:
         techniques = [t.entry.id for threat in rule.threat for t in threat.techniques]
         tactics = [f"{t.tactic.id} {t.tactic.name}" for t in rule.threat]

@@ -143,6 +143,20 @@ class FencedBackend:
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._backend.existing_alert_ids(ids)
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return self._backend.suppression_alerts(
+            rule_id, started_since=started_since, ended_since=ended_since
+        )
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        self._fence.guard(lambda: self._backend.update_alerts(updates))
+
     def load_state(self, rule_id: str) -> RuleState | None:
         return self._backend.load_state(rule_id)
 

@@ -16,7 +16,7 @@ from runner.elastic.errors import api_error
 from runner.elastic.store import IndexNames
 from runner.lists.elasticsearch import LIST_FIELDS
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: value lists index, suppression fields
 SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 
 _KEYWORD = {"type": "keyword"}
@@ -42,6 +42,14 @@ ALERT_FIELDS: dict[str, dict[str, Any]] = {
     "kibana.alert.group.id": _KEYWORD,
     "kibana.alert.group.index": {"type": "integer"},
     "kibana.alert.new_terms": _KEYWORD,
+    "kibana.alert.instance.id": _KEYWORD,
+    "kibana.alert.start": _DATE,
+    "kibana.alert.last_detected": _DATE,
+    "kibana.alert.suppression.start": _DATE,
+    "kibana.alert.suppression.end": _DATE,
+    "kibana.alert.suppression.docs_count": _LONG,
+    "kibana.alert.suppression.terms.field": _KEYWORD,
+    "kibana.alert.suppression.terms.value": _KEYWORD,
     "kibana.alert.ancestors.id": _KEYWORD,
     "kibana.alert.ancestors.index": _KEYWORD,
     "kibana.alert.ancestors.type": _KEYWORD,

@@ -100,9 +100,16 @@ def eql_candidates(
 
 
 def query_candidates(
-    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
+    backend: Backend,
+    rule: Rule,
+    window: Window,
+    stamp: AlertStamp,
+    fresh: Fresh,
+    cap: int | None = None,
 ) -> CandidateBatch:
-    """Pages oldest first until more than ``max_signals`` fresh candidates or no more hits."""
+    """Pages oldest first until more than ``cap`` (default ``max_signals``) fresh candidates
+    or no more hits.  Suppression groups every match, so it asks for all of them."""
+    limit = rule.max_signals if cap is None else cap
     page_size = rule.max_signals
     offset = 0
     kept: list[Candidate] = []
@@ -116,7 +123,7 @@ def query_candidates(
             ]
         )
         offset += len(hits)
-        if len(kept) > rule.max_signals or len(hits) < page_size:
+        if len(kept) > limit or len(hits) < page_size:
             return CandidateBatch(candidates=tuple(kept))
         if offset >= MAX_RESULT_WINDOW:
             # Elasticsearch's default index.max_result_window: deeper paging is refused there.
@@ -124,9 +131,16 @@ def query_candidates(
 
 
 def new_terms_candidates(
-    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
+    backend: Backend,
+    rule: Rule,
+    window: Window,
+    stamp: AlertStamp,
+    fresh: Fresh,
+    cap: int | None = None,
 ) -> CandidateBatch:
-    """Kibana's three phases, page by page, until the cap is passed or no page is left."""
+    """Kibana's three phases, page by page, until the cap (default ``max_signals``) is
+    passed or no page is left."""
+    limit = rule.max_signals if cap is None else cap
     assert rule.new_terms is not None
     terms = terms_query(rule)
     in_window = window_range(rule, window)
@@ -160,7 +174,7 @@ def new_terms_candidates(
             if key in docs
         ]
         kept += fresh(page)
-        if len(kept) > rule.max_signals:
+        if len(kept) > limit:
             break
     return CandidateBatch(candidates=tuple(kept))
 

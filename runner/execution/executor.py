@@ -17,6 +17,7 @@ from runner.backends.base import Backend
 from runner.errors import BackendError, QueryError, RunnerError, StoreError
 from runner.exceptions.stage import NO_EXCEPTIONS, AppliedExceptions, RuleExceptions, prepare
 from runner.execution.candidates import (
+    MAX_RESULT_WINDOW,
     AlertStamp,
     Candidate,
     CandidateBatch,
@@ -36,6 +37,8 @@ from runner.execution.windows import plan_windows
 from runner.lists.model import ValueListSource
 from runner.logs import get_logger
 from runner.rules.model import Rule
+from runner.suppression.model import MAX_SIGNALS_SUPPRESSION_MULTIPLIER
+from runner.suppression.stage import write_suppressed
 from runner.timeutil import format_duration, isoformat, utcnow
 
 _SEVERITY = {"succeeded": 0, "partial failure": 1, "failed": 2}
@@ -130,6 +133,10 @@ class Executor:
                 execution_id=stamp.execution_id,
             )
         search_ms = _ms_since(t0)
+        if rule.alert_suppression is not None:
+            return self._finish_suppressed(
+                rule, window, now, started, t0, stamp, batch, applied, search_ms, duplicates
+            )
         capped = batch.more or len(batch.candidates) > rule.max_signals
         chosen = batch.candidates[: rule.max_signals]
         t1 = time.perf_counter()
@@ -148,7 +155,7 @@ class Executor:
         warnings = [MAX_SIGNALS_WARNING] if capped else []
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
-        warnings += [f"Exception not applied: {p}" for p in applied.problems]
+        warnings += _exception_warnings(applied)
         status: Status = "partial failure" if warnings else "succeeded"
         message = " ".join(warnings)
         if outcome.failed:
@@ -179,6 +186,53 @@ class Executor:
         )
         return result
 
+    def _finish_suppressed(
+        self,
+        rule: Rule,
+        window: Window,
+        now: datetime,
+        started: datetime,
+        t0: float,
+        stamp: AlertStamp,
+        batch: CandidateBatch,
+        applied: AppliedExceptions,
+        search_ms: int,
+        duplicates: int,
+    ) -> WindowOutcome:
+        """Write through the suppression stage: one alert per group, created or updated."""
+        t1 = time.perf_counter()
+        try:
+            written = write_suppressed(
+                self.backend, rule, batch.candidates, window=window, now=now,
+                execution_id=stamp.execution_id or "",
+            )  # fmt: skip
+        except RunnerError as exc:
+            return self._finish(
+                rule, window, started, t0, status="failed", message=f"writing alerts: {exc}",
+                execution_id=stamp.execution_id, search_ms=search_ms, index_ms=_ms_since(t1),
+                candidates=len(batch.candidates) + duplicates, duplicates=duplicates,
+            )  # fmt: skip
+        warnings = [w for w in (written.warning,) if w]
+        if batch.partial_reason:
+            warnings.append(f"Partial results: {batch.partial_reason}")
+        warnings += _exception_warnings(applied)
+        status: Status = "partial failure" if warnings else "succeeded"
+        message = " ".join(warnings)
+        if written.failed:
+            status = "failed"
+            first_id, reason = written.failed[0]
+            message = (
+                f"{len(written.failed)} alert(s) could not be written (first: {first_id}: "
+                f"{reason}); the window will be searched again"
+            )
+        return self._finish(
+            rule, window, started, t0, status=status, message=message,
+            execution_id=stamp.execution_id, search_ms=search_ms, index_ms=_ms_since(t1),
+            candidates=len(batch.candidates) + duplicates, alerts_created=written.created,
+            duplicates=duplicates + written.duplicates, capped=written.truncated,
+            suppressed=written.suppressed, updated=written.updated,
+        )  # fmt: skip
+
     def _exceptions(self, rule: Rule, now: datetime) -> AppliedExceptions:
         """Items active at the execution's (logical) time, checked at every execution."""
         if self.exceptions is None:
@@ -195,9 +249,14 @@ class Executor:
     ) -> CandidateBatch:
         if rule.type == "eql":
             return eql_candidates(self.backend, rule, window, stamp, fresh)
+        # Suppression counts created plus suppressed alerts up to 5 x max_signals (Kibana),
+        # and a query rule groups every match.
+        suppressing = rule.alert_suppression is not None
         if rule.type == "new_terms":
-            return new_terms_candidates(self.backend, rule, window, stamp, fresh)
-        return query_candidates(self.backend, rule, window, stamp, fresh)
+            cap = MAX_SIGNALS_SUPPRESSION_MULTIPLIER * rule.max_signals if suppressing else None
+            return new_terms_candidates(self.backend, rule, window, stamp, fresh, cap)
+        cap = MAX_RESULT_WINDOW if suppressing else None
+        return query_candidates(self.backend, rule, window, stamp, fresh, cap)
 
     def _finish(
         self,
@@ -212,6 +271,10 @@ class Executor:
         **metrics: Any,
     ) -> WindowOutcome:
         metrics.setdefault("search_ms", _ms_since(t0))
+        extra: dict[str, Any] = {"interval": rule.scheduled_interval or rule.interval}
+        for key in ("suppressed", "updated"):  # suppression counts (not record columns)
+            if key in metrics:
+                extra[key] = metrics.pop(key)
         record = ExecutionRecord(
             execution_id=execution_id or str(uuid.uuid4()),
             rule_id=rule.rule_id,
@@ -224,7 +287,7 @@ class Executor:
             message=message,
             catch_up=window.catch_up,
             backend=self.backend.name,
-            extra={"interval": rule.scheduled_interval or rule.interval},  # for `runner status`
+            extra=extra,  # the interval is for `runner status`
             **metrics,
         )
         if status == "failed":
@@ -260,6 +323,14 @@ class Executor:
         get_logger().error("rule_gap", rule=rule.name, rule_id=rule.rule_id, error=message)
         self.backend.record_execution(record)
         return record
+
+
+def _exception_warnings(applied: AppliedExceptions) -> list[str]:
+    """Kibana's getUnprocessedExceptionsWarnings, with where and why."""
+    if not applied.problems:
+        return []
+    listed = "; ".join(str(p) for p in applied.problems)
+    return [f"The following exceptions won't be applied to rule execution: {listed}"]
 
 
 def _post_excluded(candidate: Candidate, applied: AppliedExceptions) -> bool:

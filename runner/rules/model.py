@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from runner.eql.ast import Query as EqlQuery
 from runner.kql.ast import Query as KqlQuery
+from runner.suppression.model import AlertSuppression
 
 RuleType = Literal["eql", "query", "new_terms"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -97,6 +98,7 @@ class Rule:
     event_category_override: str | None = None
     new_terms: NewTerms | None = None
     filters: tuple[RuleFilter, ...] = ()
+    alert_suppression: AlertSuppression | None = None
     tags: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     threat: tuple[Threat, ...] = ()

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.config import ElasticsearchSettings
+from runner.docfields import field_values
 
 CLUSTER_INFO = {
     "name": "fake-node",
@@ -118,6 +119,13 @@ class DocStore:
                 return Reply(200 if found else 404, body)
         if request.method == "POST" and len(parts) == 2 and parts[1] == "_search":
             return self._search(parts[0], request.body or {})
+        if request.method == "POST" and len(parts) == 3 and parts[1] == "_update":
+            docs = self.docs.setdefault(parts[0], {})
+            if parts[2] not in docs:
+                reason = f"[{parts[2]}]: document missing"
+                return Reply(404, error_body(404, "document_missing_exception", reason))
+            docs[parts[2]] = {**docs[parts[2]], **(request.body or {}).get("doc", {})}
+            return Reply(200, {"_index": parts[0], "_id": parts[2], "result": "updated"})
         return None
 
     def _bulk(self, lines: list[dict[str, Any]]) -> Reply:
@@ -159,11 +167,62 @@ class DocStore:
         return Reply(200, {"took": 3, "errors": errors, "items": items})
 
     def _search(self, index: str, body: dict[str, Any]) -> Reply:
+        """``query`` (ids, term, terms, exists, range, bool, match_all) and the first ``sort``
+        key, evaluated over the stored documents as Elasticsearch would on keyword/date
+        fields (ISO dates of one format compare as strings)."""
         docs = self.docs.get(index, {})
-        wanted = body.get("query", {}).get("ids", {}).get("values")
-        ids = [i for i in docs if wanted is None or i in wanted][: body.get("size", 10)]
+        query = body.get("query") or {"match_all": {}}
+        ids = [i for i in docs if _matches(query, i, docs[i])]
+        for spec in reversed(body.get("sort") or []):
+            ((name, order),) = spec.items() if isinstance(spec, dict) else ((spec, {}),)
+            direction = order.get("order", "asc") if isinstance(order, dict) else order
+            ids.sort(
+                key=lambda i, n=name: str(_first(docs[i], n) or ""), reverse=direction == "desc"
+            )
+        ids = ids[: body.get("size", 10)]
         hits = [{"_index": index, "_id": i, "_score": 1.0, "_source": docs[i]} for i in ids]
         return Reply(200, search_body(hits))
+
+
+def _first(doc: dict[str, Any], name: str) -> Any:
+    values = field_values(doc, name)
+    return values[0] if values else None
+
+
+def _matches(query: dict[str, Any], doc_id: str, doc: dict[str, Any]) -> bool:
+    ((kind, spec),) = query.items()
+    if kind == "match_all":
+        return True
+    if kind == "ids":
+        return doc_id in spec["values"]
+    if kind == "bool":
+
+        def each(key: str) -> list[dict[str, Any]]:
+            value = spec.get(key, [])
+            return value if isinstance(value, list) else [value]
+
+        should = each("should")
+        return (
+            all(_matches(q, doc_id, doc) for q in each("filter") + each("must"))
+            and not any(_matches(q, doc_id, doc) for q in each("must_not"))
+            and (not should or any(_matches(q, doc_id, doc) for q in should))
+        )
+    if kind == "exists":
+        return bool(field_values(doc, spec["field"]))
+    ((name, wanted),) = spec.items()
+    values = field_values(doc, name)
+    if kind == "term":
+        wanted = wanted.get("value") if isinstance(wanted, dict) else wanted
+        return wanted in values
+    if kind == "terms":
+        return any(v in wanted for v in values)
+    if kind == "range":
+        low, high = wanted.get("gte"), wanted.get("lte")
+        return any(
+            (low is None or str(v) >= str(low)) and (high is None or str(v) <= str(high))
+            for v in values
+        )
+    raise AssertionError(f"fake document store: query [{kind}] not supported")
 
 
 def search_body(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

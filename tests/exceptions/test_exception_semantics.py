@@ -16,9 +16,9 @@ from runner.lists.model import ValueListInfo
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rule
+from tests.both import Both
 from tests.conftest import SEED_RULES
 from tests.contract.events import process
-from tests.exceptions.conftest import Both
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runner.lists.elasticsearch import CHUNK_SIZE
 from runner.lists.model import ValueListInfo
-from tests.exceptions.conftest import Both
+from tests.both import Both
 
 
 def test_value_list_store_contract(both: Both) -> None:
