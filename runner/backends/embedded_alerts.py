@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import duckdb
 
 from runner.embedded.store import register_schema
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
@@ -20,6 +22,7 @@ from runner.suppression.select import select_suppression_alerts
 from runner.timeutil import parse_absolute
 
 Connect = Callable[[], AbstractContextManager[Any]]
+_WRITE_ATTEMPTS = 3
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS alerts (
@@ -88,6 +91,21 @@ def _ts(value: Any) -> datetime | None:
     return parse_absolute(str(value))
 
 
+T = TypeVar("T")
+
+
+def _retrying(action: Callable[[], T]) -> T:
+    """Run a write again when another thread's transaction on the same key committed first
+    (DuckDB reports the conflict instead of waiting); each write here is idempotent."""
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            return action()
+        except (duckdb.ConstraintException, duckdb.TransactionException):
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class EmbeddedAlertStore:
     """The :class:`~runner.backends.base.AlertStore` half of the embedded backend."""
 
@@ -106,6 +124,11 @@ class EmbeddedAlertStore:
     def write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
         if not alerts:
             return WriteOutcome()
+        # Another execution of the same rule may commit some of these ids first: written
+        # again, they are duplicates.
+        return _retrying(lambda: self._write_alerts(alerts))
+
+    def _write_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> WriteOutcome:
         ids = [str(a["kibana.alert.uuid"]) for a in alerts]
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
@@ -145,7 +168,8 @@ class EmbeddedAlertStore:
                     )
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(Exception):  # the first error wins
+                    con.execute("ROLLBACK")
                 raise
         created = tuple(r[0] for r in rows)
         return WriteOutcome(
@@ -171,6 +195,10 @@ class EmbeddedAlertStore:
     def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         if not updates:
             return
+        # The fields are absolute (computed from what both executions read): safe to repeat.
+        _retrying(lambda: self._update_alerts(updates))
+
+    def _update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -207,6 +235,9 @@ class EmbeddedAlertStore:
         )
 
     def save_state(self, state: RuleState) -> None:
+        _retrying(lambda: self._save_state(state))
+
+    def _save_state(self, state: RuleState) -> None:
         with self._connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO rule_state VALUES (?, ?, ?, ?, ?)",

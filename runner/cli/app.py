@@ -73,6 +73,12 @@ class App:
         """Value lists live where the alerts do: the cluster or the embedded store."""
         return self.backend()
 
+    def existing_value_lists(self) -> ValueListStore | None:
+        """For read-only commands: None when there is no store yet (never creates one)."""
+        if not self.settings.elasticsearch.configured and not self.settings.store.exists():
+            return None
+        return self.backend()
+
     def executor(self) -> Executor:
         """An executor with the exception lists and value lists wired in."""
         return Executor(

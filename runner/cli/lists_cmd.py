@@ -62,13 +62,15 @@ def cmd_import(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_list(args: argparse.Namespace, app: App) -> int:
-    rows = [(i.id, i.type, i.size, i.name, i.description) for i in app.backend().list_lists()]
+    rows = [
+        (i.id, i.type, i.size, i.name, i.description) for i in app.existing_backend().list_lists()
+    ]
     table(["ID", "TYPE", "VALUES", "NAME", "DESCRIPTION"], rows, empty="(no value lists)")
     return 0
 
 
 def cmd_show(args: argparse.Namespace, app: App) -> int:
-    found = app.backend().get_list(args.list_id)
+    found = app.existing_backend().get_list(args.list_id)
     if found is None:
         raise UsageError(f"no value list {args.list_id!r} (see `runner lists list`)")
     info = found.info
@@ -83,7 +85,7 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, app: App) -> int:
-    if not app.backend().delete_list(args.list_id):
+    if not app.existing_backend().delete_list(args.list_id):
         raise UsageError(f"no value list {args.list_id!r} (see `runner lists list`)")
     print(f"deleted {args.list_id}")
     return 0

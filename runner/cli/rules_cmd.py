@@ -87,7 +87,7 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
     _print_essentials(rule)
     lists = ExceptionCatalog.from_set(app.exception_set()).lists_for(rule)
     now = utcnow()
-    applied = prepare(lists, now, app.value_lists()) if lists else None
+    applied = prepare(lists, now, app.existing_value_lists()) if lists else None
     if lists:
         _print_exceptions(lists, applied, now)
     if args.explain:

@@ -4,11 +4,12 @@ it (lists plugin, build_exception_filter.ts), and the negated filter every reque
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from runner.elastic.requests import eql_search, query_search
 from runner.exceptions.dsl import entry_clause, exception_query, inline_list, item_clauses
 from runner.exceptions.model import Entry, ExceptionItem, ExceptionList, ListRef
-from runner.exceptions.stage import prepare
+from runner.exceptions.stage import ExceptionCatalog, prepare
 from runner.lists.model import MemoryLists, ValueList, ValueListInfo
 from runner.rules.loader import load_rules
 from runner.rules.select import resolve_rule
@@ -142,3 +143,21 @@ def test_prepare_reads_value_lists_once_per_list() -> None:
     item = ExceptionItem(item_id="1", list_id="l", name="n", entries=(entry, entry))
     applied = prepare([ExceptionList(list_id="l", name="l", items=(item,))], NOW, lists)
     assert applied.query is not None and not applied.post_items and not applied.problems
+
+
+def test_attachment_by_exceptions_list_and_metadata(tmp_path: Path) -> None:
+    rule_text = (SEED_RULES / "emond_child_process.toml").read_text()
+    rule_text += (
+        '\n[[rule.exceptions_list]]\nid = "endpoint_list"\nlist_id = "endpoint_list"\n'
+        'namespace_type = "agnostic"\ntype = "endpoint"\n'
+    )
+    (tmp_path / "emond.toml").write_text(rule_text)
+    (emond,) = load_rules([tmp_path / "emond.toml"]).rules
+    exim = resolve_rule(load_rules([SEED_RULES]).rules, "exim4")
+    endpoint = ExceptionList(list_id="endpoint_list", name="Endpoint", type="endpoint")
+    by_name = ExceptionList(list_id="b", name="b", rule_names=(exim.name,))
+    by_id = ExceptionList(list_id="c", name="c", rule_ids=(emond.rule_id,))
+    other = ExceptionList(list_id="d", name="d")
+    catalog = ExceptionCatalog(lists=(endpoint, by_name, by_id, other))
+    assert [lst.list_id for lst in catalog.lists_for(emond)] == ["endpoint_list", "c"]
+    assert [lst.list_id for lst in catalog.lists_for(exim)] == ["b"]

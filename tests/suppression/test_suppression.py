@@ -259,3 +259,37 @@ value = "now-14d"
     record = run(both, rule)
     assert (record.alerts_created, record.extra["suppressed"]) == (2, 1)
     assert sorted(v[0] for v in groups(alerts(both, rule)).values()) == [0, 1]
+
+
+@pytest.mark.parametrize("kind", ["eql", "query"])
+def test_two_concurrent_executions_give_the_alerts_of_one(
+    both: Both, tmp_path: Path, kind: str
+) -> None:
+    import threading
+
+    rule = rule_file(tmp_path, kind, 'group_by = ["host.name"]\n[rule.alert_suppression.duration]\n'
+                     'value = 1\nunit = "h"')  # fmt: skip
+    both.load([event("a", NOW - 3 * MIN), event("b", NOW - 2 * MIN), event("c", NOW - 1 * MIN,
+               host="h2")])  # fmt: skip
+    barrier = threading.Barrier(2)
+    records: list[ExecutionRecord] = []
+
+    def execute() -> None:
+        barrier.wait()
+        records.extend(Executor(backend=both.backend).run(rule, NOW))
+
+    threads = [threading.Thread(target=execute) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status for r in records] == ["succeeded", "succeeded"]
+    h1, h2 = (["h1"], ["h2"]) if kind == "eql" else ("h1", "h2")
+    assert groups(alerts(both, rule)) == {
+        str([h1]): (1, isoformat(NOW - 3 * MIN), isoformat(NOW - 2 * MIN)),
+        str([h2]): (0, isoformat(NOW - 1 * MIN), isoformat(NOW - 1 * MIN)),
+    }
+    later = NOW + 5 * MIN
+    both.load([event("d", later - 1 * MIN)])
+    run(both, rule, later)
+    assert groups(alerts(both, rule))[str([h1])][0] == 2
