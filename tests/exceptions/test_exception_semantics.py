@@ -21,6 +21,8 @@ from tests.conftest import SEED_RULES
 from tests.contract.events import process
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+EMOND_ID = "3e3d15c6-1509-479a-b125-21718372157e"
+NEW_TERMS_ID = "7d1c0c55-5c4e-4a49-9a59-000000000002"
 MIN = timedelta(minutes=1)
 
 QUERY_RULE = """
@@ -108,13 +110,13 @@ def items_list(*items: dict[str, Any]) -> ExceptionList:
         for n, raw in enumerate(items)
     ]
     assert not reader.errors, reader.errors
-    # Attached through its metadata, by rule name (the query rule) and rule_id (emond).
+    # Attached through its metadata, by rule name (the query rule) and rule_id (the others).
     return ExceptionList(
         list_id="test-list",
         name="test",
         items=tuple(p for p in parsed if p),
         rule_names=("Emond children (query)",),
-        rule_ids=("3e3d15c6-1509-479a-b125-21718372157e",),
+        rule_ids=(EMOND_ID, NEW_TERMS_ID),
     )
 
 
@@ -410,3 +412,41 @@ def test_missing_value_list_reports_file_item_and_entry(both: Both, query_rule: 
     alerts = both.backend.list_alerts(rule_ids=[query_rule.rule_id])
     # The other item still applies.
     assert {a["kibana.alert.ancestors"][0]["id"] for a in alerts} == ALL - {"curl"}
+
+
+NEW_TERMS_RULE = (
+    QUERY_RULE.replace('type = "query"', 'type = "new_terms"').replace(
+        "7d1c0c55-5c4e-4a49-9a59-000000000001", "7d1c0c55-5c4e-4a49-9a59-000000000002"
+    )
+    + """
+[rule.new_terms]
+field = "new_terms_fields"
+value = ["process.name"]
+[[rule.new_terms.history_window_start]]
+field = "history_window_start"
+value = "now-14d"
+"""
+)
+
+
+def test_new_terms_rule_items(both: Both, tmp_path: Path) -> None:
+    (tmp_path / "nt").mkdir()
+    (tmp_path / "nt" / "nt.toml").write_text(NEW_TERMS_RULE)
+    (rule,) = load_rules([tmp_path / "nt"]).rules
+    item = {"entries": [match("process.name", "curl")]}
+    # One alert per new term (bash twice is one term); the exception filter reaches all three
+    # phases, so curl is never a term.
+    terms_left = {a["kibana.alert.new_terms"][0] for a in _alerts(both, rule, [items_list(item)])}
+    assert terms_left == {"bash", "sh", "python3"}
+
+
+def _alerts(both: Both, rule: Rule, lists: list[ExceptionList]) -> list[dict[str, Any]]:
+    both.load(EVENTS)
+    executor = Executor(
+        backend=both.backend,
+        exceptions=ExceptionCatalog(lists=tuple(lists)),
+        value_lists=both.backend,
+    )
+    (record,) = executor.run(rule, NOW)
+    assert record.status == "succeeded", record.message
+    return both.backend.list_alerts(rule_ids=[rule.rule_id])
