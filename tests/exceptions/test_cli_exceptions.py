@@ -147,3 +147,21 @@ def test_value_lists_commands(workdir: Path, capsys: pytest.CaptureFixture[str])
     assert run(capsys, "lists", "delete", "nets")[0] == 0
     code, _, err = run(capsys, "lists", "show", "nets")
     assert code == 2 and "no value list 'nets'" in err
+
+
+def test_exceptions_directory_is_configurable(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = workdir / "elsewhere"
+    other.mkdir()
+    shutil.copy(
+        SEED_RULES.parent / "tests" / "rules" / "emond_child_process" / "exceptions.toml",
+        other / "emond.toml",
+    )
+    code, out, _ = run(capsys, "--exceptions", str(other), "exceptions", "list", "--rule", "emond")
+    assert code == 0 and "emond-echo-ok" in out
+    monkeypatch.setenv("RUNNER_EXCEPTIONS", str(other))
+    code, out, _ = run(capsys, "exceptions", "list")
+    assert "it-admins-touch" in out
+    code, _, err = run(capsys, "--exceptions", str(workdir / "nope"), "exceptions", "list")
+    assert code == 2 and "exceptions directory not found" in err
