@@ -58,6 +58,7 @@ class NotifySettings:
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     rules: Path | None = None  # None: ./rules if present, else the packaged seed rules
+    exceptions: Path | None = None  # None: the exceptions/ folder beside the rules folder
     store: Path = DEFAULT_STORE
     log_level: str | None = None  # None: the command decides (info for the daemon)
     log_format: str = "auto"
@@ -154,6 +155,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(key="rules", env="RUNNER_RULES", parse=_path),
+    Setting(key="exceptions", env="RUNNER_EXCEPTIONS", parse=_path),
     Setting(key="store", env="RUNNER_STORE", parse=_path),
     Setting(key="log_level", env="RUNNER_LOG_LEVEL",
             parse=_choice("debug", "info", "warning", "error")),
@@ -225,6 +227,7 @@ def load_settings(
     notify = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("notify.")}
     return Settings(
         rules=values.get("rules"),
+        exceptions=values.get("exceptions"),
         store=values.get("store", DEFAULT_STORE),
         log_level=values.get("log_level"),
         log_format=values.get("log_format", "auto"),

@@ -180,3 +180,36 @@ class DeliveryFailed(RunnerError):
 
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+class ExceptionListError(RunnerError):
+    """An exception list (file, item or entry) that cannot be used, or a missing value list.
+
+    Names the file, the item and the entry, so an operator finds the line to fix."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        item: str | None = None,
+        entry: str | None = None,
+    ) -> None:
+        self.path = path
+        self.item = item
+        self.entry = entry
+        self.reason = message
+        where = path
+        if item is not None:
+            where += f": item {item!r}"
+        if entry is not None:
+            where += f": {entry}"
+        super().__init__(f"{where}: {message}")
+
+
+class ValueListError(RunnerError):
+    """A value list that cannot be imported or found (names the file and line, or the list)."""
+
+    exit_code = 2

@@ -27,7 +27,11 @@ from runner.backends.embedded import EmbeddedBackend
 from runner.embedded.ingest import load_events
 from runner.embedded.store import Store
 from runner.errors import RunnerError, UsageError
+from runner.exceptions.loader import load_exception_file
+from runner.exceptions.model import ExceptionList
 from runner.execution.executor import Executor
+from runner.lists.imports import read_values
+from runner.lists.model import ValueListInfo
 from runner.rules.model import Rule
 from runner.timeutil import TimeParseError, parse_absolute
 
@@ -42,6 +46,8 @@ class RuleCase:
     no_alert: frozenset[str]
     alerts: int | None = None
     status: str | None = None
+    exceptions: tuple[ExceptionList, ...] = ()  # attached to the case's rule
+    value_lists: tuple[tuple[ValueListInfo, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,7 +60,9 @@ class CaseResult:
         return not self.problems
 
 
-_CASE_KEYS = frozenset({"name", "events", "now", "alert", "no_alert", "alerts", "status"})
+_CASE_KEYS = frozenset(
+    {"name", "events", "now", "alert", "no_alert", "alerts", "status", "exceptions", "lists"}
+)
 _STATUSES = ("succeeded", "partial failure", "failed")
 
 
@@ -122,6 +130,8 @@ def _read_case(
         status = None
     return RuleCase(
         rule=rule,
+        exceptions=_exception_files(folder, raw.get("exceptions", []), where, problems),
+        value_lists=_value_lists(folder, raw.get("lists", []), where, problems),
         name=name if isinstance(name, str) else "",
         events=paths,
         now=_times(raw.get("now"), f"{where}.now", problems),
@@ -130,6 +140,52 @@ def _read_case(
         alerts=alerts,
         status=status,
     )
+
+
+def _exception_files(
+    folder: Path, value: Any, where: str, problems: list[str]
+) -> tuple[ExceptionList, ...]:
+    """``exceptions = ["file.toml"]``: exception list files (detection-rules format) whose
+    lists all apply to the case's rule."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where}.exceptions: expected an array of file names")
+        return ()
+    found: list[ExceptionList] = []
+    for name in value:
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{where}.exceptions: file not found: {path}")
+            continue
+        lists, errors = load_exception_file(path)
+        problems += [f"{where}.exceptions: {e}" for e in errors]
+        found += lists
+    return tuple(found)
+
+
+def _value_lists(
+    folder: Path, value: Any, where: str, problems: list[str]
+) -> tuple[tuple[ValueListInfo, tuple[str, ...]], ...]:
+    """``lists = [{id = "x", type = "keyword", file = "x.txt"}]``: value lists (one value a
+    line) the case's store holds."""
+    if not isinstance(value, list):
+        problems.append(f"{where}.lists: expected an array of {{id, type, file}} tables")
+        return ()
+    found = []
+    for index, raw in enumerate(value):
+        spec = raw if isinstance(raw, dict) else {}
+        list_id, kind, name = spec.get("id"), spec.get("type"), spec.get("file")
+        if not all(isinstance(v, str) for v in (list_id, kind, name)):
+            problems.append(f"{where}.lists[{index}]: expected id, type and file strings")
+            continue
+        path = folder / str(name)
+        try:
+            values = read_values(path, str(kind))
+        except RunnerError as exc:
+            problems.append(f"{where}.lists[{index}]: {exc}")
+            continue
+        info = ValueListInfo(id=str(list_id), type=str(kind), name=str(list_id))
+        found.append((info, values))
+    return tuple(found)
 
 
 def _times(value: Any, where: str, problems: list[str]) -> tuple[datetime, ...]:
@@ -151,6 +207,14 @@ def _ids(value: Any, where: str, problems: list[str]) -> list[str]:
     return list(value)
 
 
+@dataclass(frozen=True)
+class _CaseExceptions:
+    lists: tuple[ExceptionList, ...]
+
+    def lists_for(self, rule: Rule) -> tuple[ExceptionList, ...]:
+        return self.lists
+
+
 def run_case(case: RuleCase) -> CaseResult:
     """Load the case's events into a fresh store, execute the rule at each ``now``, compare."""
     with tempfile.TemporaryDirectory(prefix="runner-test-") as tmp:
@@ -163,7 +227,13 @@ def run_case(case: RuleCase) -> CaseResult:
                     problems=tuple(f"event not loaded: {p}" for p in summary.problems),
                 )
             backend = EmbeddedBackend(store)
-            executor = Executor(backend=backend)
+            for info, values in case.value_lists:
+                backend.put_list(info, values)
+            executor = Executor(
+                backend=backend,
+                exceptions=_CaseExceptions(case.exceptions),
+                value_lists=backend,
+            )
             records = [r for now in case.now for r in executor.run(case.rule, now)]
             alerts = backend.list_alerts(rule_ids=[case.rule.rule_id])
         except RunnerError as exc:

@@ -98,3 +98,16 @@ def alert_id_for_esql_row(rule_id: str, window: str, query: str, position: int) 
     """An ES|QL alert for a row that is no source document (aggregating, or no ``_id``):
     Kibana hashes the window (``from`` + ``to``), the query and the row's position."""
     return _digest(["esql_row", rule_id, window, query, position])
+
+
+def alert_id_for_bucket(rule_id: str, index: str, id: str, terms: Any, start: str, end: str) -> str:
+    """The id of a query rule's suppression-group alert: its first event plus the group's
+    terms and time span (as Kibana's wrapSuppressedAlerts hashes them), so two groups that
+    share a first event (an array field) get two alerts."""
+    return _digest(["bucket", rule_id, index, id, terms, start, end])
+
+
+def suppression_instance_id(rule_id: str, terms: Any) -> str:
+    """``kibana.alert.instance.id`` of a suppressed alert: the same for every alert of one
+    rule with the same suppression terms (Kibana: objectHash([terms, ruleId, spaceId]))."""
+    return _digest(["suppression", rule_id, terms])

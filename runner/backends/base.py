@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
-
-if TYPE_CHECKING:
-    from runner.notify.model import NotifyHook
+from runner.lists.model import ValueListStore
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -28,6 +26,9 @@ from runner.search import (
     TermsPage,
     TermsPageRequest,
 )
+
+if TYPE_CHECKING:
+    from runner.notify.model import NotifyHook
 
 
 class EventSource(Protocol):
@@ -71,6 +72,22 @@ class AlertStore(Protocol):
         the outbox in the same step (one transaction; one ``_bulk`` request on a cluster)."""
         ...
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Open (not closed) alerts of the rule carrying ``kibana.alert.instance.id``, with
+        ``kibana.alert.start >= started_since`` and ``kibana.alert.suppression.end >=
+        ended_since`` when given; newest ``kibana.alert.start`` first."""
+        ...
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Set the given fields of existing alerts (a partial update, by alert id)."""
+        ...
+
     def load_state(self, rule_id: str) -> RuleState | None: ...
 
     def save_state(self, state: RuleState) -> None: ...
@@ -102,7 +119,7 @@ class AlertStore(Protocol):
         ...
 
 
-class Backend(EventSource, AlertStore, Protocol):
-    """Both halves together; ``name`` is for logs and execution records."""
+class Backend(EventSource, AlertStore, ValueListStore, Protocol):
+    """Events, alerts and value lists together; ``name`` is for logs and execution records."""
 
     name: str

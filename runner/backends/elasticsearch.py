@@ -21,8 +21,10 @@ from runner.elastic.bulk import CHUNK, Create, bulk_create, event_action
 from runner.elastic.client import ElasticClient, RetryPolicy
 from runner.elastic.events import MAX_COMBINATIONS, ElasticEventSource
 from runner.elastic.setup import SetupStep, cluster_version, ensure
-from runner.elastic.store import ElasticAlertStore, IndexNames
+from runner.elastic.store import ElasticAlertStore, IndexNames, SetupHint
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.lists.elasticsearch import ElasticLists
+from runner.lists.model import ValueList, ValueListInfo
 from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
@@ -65,6 +67,7 @@ class ElasticsearchBackend:
         self.indices = IndexNames(alerts=alerts_index, prefix=index_prefix)
         self._events = ElasticEventSource(self.client, max_combinations=max_combinations)
         self._store = ElasticAlertStore(self.client, self.indices)
+        self._lists = ElasticLists(SetupHint(self.client), self.indices.lists)
 
     def close(self) -> None:
         self.client.close()
@@ -110,6 +113,20 @@ class ElasticsearchBackend:
     ) -> WriteOutcome:
         return self._store.write_alerts(alerts, notify)
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return self._store.suppression_alerts(
+            rule_id, started_since=started_since, ended_since=ended_since
+        )
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        self._store.update_alerts(updates)
+
     def load_state(self, rule_id: str) -> RuleState | None:
         return self._store.load_state(rule_id)
 
@@ -141,6 +158,20 @@ class ElasticsearchBackend:
         self, *, rule_ids: Sequence[str] = (), limit: int | None = None
     ) -> list[ExecutionRecord]:
         return self._store.list_executions(rule_ids=rule_ids, limit=limit)
+
+    # --- ValueListStore --------------------------------------------------------------------
+
+    def get_list(self, list_id: str) -> ValueList | None:
+        return self._lists.get_list(list_id)
+
+    def put_list(self, info: ValueListInfo, values: Sequence[str]) -> None:
+        self._lists.put_list(info, values)
+
+    def list_lists(self) -> list[ValueListInfo]:
+        return self._lists.list_lists()
+
+    def delete_list(self, list_id: str) -> bool:
+        return self._lists.delete_list(list_id)
 
     # --- operations ------------------------------------------------------------------------
 

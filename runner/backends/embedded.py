@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from runner.backends.embedded_alerts import EmbeddedAlertStore
 from runner.embedded.search import search_eql, search_kql
 from runner.embedded.store import Store
+from runner.lists.embedded import EmbeddedLists
+from runner.lists.model import ValueList, ValueListInfo
 from runner.search import (
     EqlRequest,
     EqlResult,
@@ -41,6 +43,20 @@ class EmbeddedBackend(EmbeddedAlertStore):
     def __init__(self, store: Store) -> None:
         super().__init__(store.connect)
         self.store = store
+        self._lists = EmbeddedLists(store.connect)
+
+    # Value lists live in the same file.
+    def get_list(self, list_id: str) -> ValueList | None:
+        return self._lists.get_list(list_id)
+
+    def put_list(self, info: ValueListInfo, values: Sequence[str]) -> None:
+        self._lists.put_list(info, values)
+
+    def list_lists(self) -> list[ValueListInfo]:
+        return self._lists.list_lists()
+
+    def delete_list(self, list_id: str) -> bool:
+        return self._lists.delete_list(list_id)
 
     def search_eql(self, request: EqlRequest) -> EqlResult:
         return search_eql(self.store, request)

@@ -11,16 +11,20 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import duckdb
 
 from runner.embedded.store import register_schema
 from runner.embedded.transaction import transaction
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.notify.model import NotifyHook
 from runner.notify.outbox.embedded import insert_notifications
+from runner.suppression.select import select_suppression_alerts
 from runner.timeutil import parse_absolute
 
 Connect = Callable[[], AbstractContextManager[Any]]
+_WRITE_ATTEMPTS = 3
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS alerts (
@@ -89,6 +93,21 @@ def _ts(value: Any) -> datetime | None:
     return parse_absolute(str(value))
 
 
+T = TypeVar("T")
+
+
+def _retrying(action: Callable[[], T]) -> T:
+    """Run a write again when another thread's transaction on the same key committed first
+    (DuckDB reports the conflict instead of waiting); each write here is idempotent."""
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            return action()
+        except (duckdb.ConstraintException, duckdb.TransactionException):
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class EmbeddedAlertStore:
     """The :class:`~runner.backends.base.AlertStore` half of the embedded backend."""
 
@@ -109,6 +128,13 @@ class EmbeddedAlertStore:
     ) -> WriteOutcome:
         if not alerts:
             return WriteOutcome()
+        # Another execution of the same rule may commit some of these ids first: written
+        # again, they are duplicates.
+        return _retrying(lambda: self._write_alerts(alerts, notify))
+
+    def _write_alerts(
+        self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None
+    ) -> WriteOutcome:
         ids = [str(a["kibana.alert.uuid"]) for a in alerts]
         with self._connect() as con, transaction(con):
             present = {
@@ -152,6 +178,40 @@ class EmbeddedAlertStore:
             created=created, duplicates=tuple(i for i in ids if i not in set(created))
         )
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT doc FROM alerts WHERE rule_id = ? AND NOT building_block AND "
+                "json_extract_string(doc, '$.\"kibana.alert.instance.id\"') IS NOT NULL",
+                [rule_id],
+            ).fetchall()
+        docs = [json.loads(row[0]) for row in rows]
+        return select_suppression_alerts(docs, started_since, ended_since)
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if not updates:
+            return
+        # The fields are absolute (computed from what both executions read): safe to repeat.
+        _retrying(lambda: self._update_alerts(updates))
+
+    def _update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        with self._connect() as con, transaction(con):
+            for alert_id, fields in updates:
+                row = con.execute("SELECT doc FROM alerts WHERE id = ?", [alert_id]).fetchone()
+                if row is None:
+                    continue
+                doc = {**json.loads(row[0]), **fields}
+                con.execute(
+                    "UPDATE alerts SET doc = ? WHERE id = ?",
+                    [json.dumps(doc, default=str), alert_id],
+                )
+
     def load_state(self, rule_id: str) -> RuleState | None:
         with self._connect() as con:
             row = con.execute(
@@ -170,6 +230,9 @@ class EmbeddedAlertStore:
         )
 
     def save_state(self, state: RuleState) -> None:
+        _retrying(lambda: self._save_state(state))
+
+    def _save_state(self, state: RuleState) -> None:
         with self._connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO rule_state VALUES (?, ?, ?, ?, ?)",

@@ -11,6 +11,10 @@ from runner.backends.base import Backend
 from runner.config import DEFAULT_RULES_DIR, Settings
 from runner.embedded.store import Store
 from runner.errors import UsageError
+from runner.exceptions.loader import ExceptionSet, load_exceptions
+from runner.exceptions.stage import ExceptionCatalog
+from runner.execution.executor import Executor
+from runner.lists.model import ValueListStore
 from runner.logs import get_logger
 from runner.resources import seed_rules_dir
 from runner.rules.loader import RuleSet, load_rules
@@ -19,6 +23,7 @@ from runner.rules.select import resolve_rules
 
 # The subparsers object commands register on (not subscriptable at run time on 3.11).
 if TYPE_CHECKING:
+    from runner.notify.planner import Planner
     from runner.notify.service import Notifications
 
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -31,6 +36,7 @@ class App:
     settings: Settings
     _rule_set: RuleSet | None = field(default=None, repr=False)
     _backend: Backend | None = field(default=None, repr=False)
+    _exception_set: ExceptionSet | None = field(default=None, repr=False)
 
     @property
     def log(self) -> Any:  # structlog's bound logger is untyped
@@ -45,6 +51,45 @@ class App:
         if DEFAULT_RULES_DIR.is_dir():
             return DEFAULT_RULES_DIR
         return seed_rules_dir()
+
+    def exceptions_dir(self) -> Path:
+        """``--exceptions``/env/config when given; else ``exceptions/`` beside the rules
+        folder (``./exceptions`` when the rules are the packaged seeds)."""
+        if self.settings.exceptions is not None:
+            return self.settings.exceptions
+        rules = self.rules_dir()
+        if rules.resolve() == seed_rules_dir().resolve():
+            return Path("exceptions")
+        return rules.resolve().parent / "exceptions"
+
+    def exception_set(self) -> ExceptionSet:
+        if self._exception_set is None:
+            path = self.exceptions_dir()
+            if self.settings.exceptions is not None and not path.exists():
+                raise UsageError(f"exceptions directory not found: {path}")
+            self._exception_set = load_exceptions([path])
+            for error in self._exception_set.errors:
+                self.log.warning("exception_not_loaded", error=error.message)
+        return self._exception_set
+
+    def value_lists(self) -> ValueListStore:
+        """Value lists live where the alerts do: the cluster or the embedded store."""
+        return self.backend()
+
+    def existing_value_lists(self) -> ValueListStore | None:
+        """For read-only commands: None when there is no store yet (never creates one)."""
+        if not self.settings.elasticsearch.configured and not self.settings.store.exists():
+            return None
+        return self.backend()
+
+    def executor(self, notifier: Planner | None = None) -> Executor:
+        """An executor with the exception lists and value lists (and notifications) wired in."""
+        return Executor(
+            backend=self.backend(),
+            exceptions=ExceptionCatalog.from_set(self.exception_set()),
+            value_lists=self.value_lists(),
+            notifier=notifier,
+        )
 
     def rule_set(self) -> RuleSet:
         if self._rule_set is None:

@@ -23,6 +23,8 @@ from runner.daemon.scheduler import Daemon, DaemonOptions
 from runner.daemon.status import RuleStatus, backfill_command, collect_status
 from runner.embedded.store import Store
 from runner.errors import UsageError
+from runner.exceptions.live import LiveExceptions
+from runner.exceptions.stage import ExceptionCatalog
 from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.rules.loader import RuleSet, load_rules
@@ -153,12 +155,14 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
     metrics = Metrics()
     notes = app.notifications(backend, metrics)
     started = [False]
+    exceptions = LiveExceptions(app.exceptions_dir())
 
     def load() -> RuleSet:
         # A vanished directory (a deploy swapping it) must not read as "every rule removed".
         if not rules_dir.exists():
             raise UsageError(f"rules directory not found: {rules_dir}")
         rules = load_rules([rules_dir])
+        exceptions.reload()  # exception lists change with the rules (SIGHUP, --watch)
         if started[0]:  # a reload (SIGHUP, --watch): connectors and actions too
             notes.replace_config(load_config(app.settings, rules_dir, notes.types))
         started[0] = True
@@ -166,12 +170,14 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
 
     def execute(target: Backend, rule: Rule, now: datetime) -> list[ExecutionRecord]:
         # Rules without actions get no notify hook (see Executor._notify_hook).
-        return Executor(backend=target, notifier=notes.planner).run(rule, now)
+        return Executor(
+            backend=target, notifier=notes.planner, exceptions=exceptions, value_lists=target
+        ).run(rule, now)
 
     daemon = Daemon(
         backend=backend,
         load=load,
-        watch_paths=[rules_dir, *folders(app.settings, rules_dir)],
+        watch_paths=[rules_dir, exceptions.directory, *folders(app.settings, rules_dir)],
         options=options,
         execute=execute,
         metrics=metrics,
@@ -282,7 +288,14 @@ def cmd_backfill(args: argparse.Namespace, app: App) -> int:
                 )
 
         try:
-            result = run_backfill(rule, start, end, backend=backend, progress=progress)
+            result = run_backfill(
+                rule,
+                start,
+                end,
+                backend=backend,
+                progress=progress,
+                exceptions=ExceptionCatalog.from_set(app.exception_set()),
+            )
         finally:
             if bar is not None:
                 bar.close()

@@ -12,7 +12,6 @@ from runner.cli.events_cmd import load_files
 from runner.cli.run_cmd import deliver_pending, print_alerts, print_records
 from runner.demo import EventSet, GeneratorConfig
 from runner.errors import UsageError
-from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, utcnow
 
@@ -51,7 +50,7 @@ def cmd_demo(args: argparse.Namespace, app: App) -> int:
             return 1
     rules = [r for r in app.rule_set().rules if r.enabled]
     notes = app.notifications()
-    executor = Executor(backend=app.backend(), notifier=notes.planner if notes.active else None)
+    executor = app.executor(notifier=notes.planner if notes.active else None)
     records: list[ExecutionRecord] = []
     for rule in rules:
         records += executor.run(rule, now)

@@ -12,7 +12,9 @@ from runner.cli import (
     daemon_cmd,
     demo_cmd,
     events_cmd,
+    exceptions_cmd,
     hunt_cmd,
+    lists_cmd,
     notify_cmd,
     rules_cmd,
     run_cmd,
@@ -34,11 +36,14 @@ COMMANDS: tuple[Callable[[Commands, argparse.ArgumentParser], None], ...] = (
     demo_cmd.register,
     hunt_cmd.register,
     notify_cmd.register,
+    exceptions_cmd.register,
+    lists_cmd.register,
 )
 
 # Global option -> settings key (see runner.config.SETTINGS).
 _GLOBAL_KEYS = {
     "rules": "rules",
+    "exceptions": "exceptions",
     "store": "store",
     "es": "elasticsearch.hosts",
     "log_level": "log_level",
@@ -62,6 +67,13 @@ def global_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="DIR",
         help="rules directory (env RUNNER_RULES; default ./rules, else the seed rules)",
+    )
+    group.add_argument(
+        "--exceptions",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="exception lists directory (env RUNNER_EXCEPTIONS; default: exceptions/ beside "
+        "the rules directory)",
     )
     group.add_argument(
         "--store",

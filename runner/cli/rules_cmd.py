@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
 from runner.elastic import requests as es_requests
+from runner.exceptions.model import ExceptionList
+from runner.exceptions.stage import AppliedExceptions, ExceptionCatalog, prepare
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rule
-from runner.timeutil import utcnow
+from runner.timeutil import isoformat, utcnow
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -91,9 +94,18 @@ def cmd_validate(args: argparse.Namespace, app: App) -> int:
 def cmd_show(args: argparse.Namespace, app: App) -> int:
     rule = resolve_rule(app.rule_set().rules, args.rule)
     _print_essentials(rule)
+    lists = ExceptionCatalog.from_set(app.exception_set()).lists_for(rule)
+    now = utcnow()
+    applied = prepare(lists, now, app.existing_value_lists()) if lists else None
+    if lists:
+        _print_exceptions(lists, applied, now)
     if args.explain:
         print()
-        for request in explain(rule):
+        if applied is not None and applied.query is not None:
+            print("# exception filter (items ORed, negated into every request's filter)")
+            print(json.dumps({"bool": {"must_not": [applied.query]}}, indent=2))
+            print()
+        for request in explain(applied.apply(rule) if applied is not None else rule):
             print(f"# {request.description}")
             print(f"{request.method} {request.path}")
             print(json.dumps(request.body, indent=2))
@@ -106,6 +118,24 @@ def explain(rule: Rule) -> list[es_requests.NativeRequest]:
     from runner.ruletypes import kind_of
 
     return kind_of(rule).explain(rule, utcnow())
+
+
+def _print_exceptions(
+    lists: tuple[ExceptionList, ...], applied: AppliedExceptions | None, now: datetime
+) -> None:
+    print("\nexceptions:")
+    for lst in lists:
+        print(f"  {lst.list_id} ({lst.name}, {lst.path or 'imported'})")
+        for item in lst.items:
+            state = "active" if item.active(now) else "expired"
+            expiry = f", expires {isoformat(item.expire_time)}" if item.expire_time else ""
+            print(f"    - {item.item_id}: {item.name} [{state}{expiry}]")
+    if applied is not None:
+        if applied.post_items:
+            names = ", ".join(i.item_id for i in applied.post_items)
+            print(f"  applied after the search (large or non-inlined value lists): {names}")
+        for problem in applied.problems:
+            print(f"  not applied: {problem}")
 
 
 def _print_essentials(rule: Rule) -> None:
@@ -126,6 +156,16 @@ def _print_essentials(rule: Rule) -> None:
                 "new terms",
                 f"{', '.join(rule.new_terms.fields)} "
                 f"(history from {rule.new_terms.history_window_start})",
+            )
+        )
+    if rule.alert_suppression is not None:
+        spec = rule.alert_suppression
+        window = f"for {spec.duration}" if spec.duration else "per rule execution"
+        fields.append(
+            (
+                "suppression",
+                f"by {', '.join(spec.group_by)} {window}, missing fields: "
+                f"{spec.missing_fields_strategy}",
             )
         )
     if rule.threat:

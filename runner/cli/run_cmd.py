@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
-from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
 
@@ -64,7 +63,7 @@ def cmd_once(args: argparse.Namespace, app: App) -> int:
     now = parse_time(args.now, utcnow()) if args.now else None
     backend = app.backend()
     notes = app.notifications(backend)
-    executor = Executor(backend=backend, notifier=notes.planner if notes.active else None)
+    executor = app.executor(notifier=notes.planner if notes.active else None)
     records: list[ExecutionRecord] = []
     for rule in rules:
         records += executor.run(rule, now, manual=now is not None)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from runner.backends.base import Backend
 from runner.errors import UsageError
+from runner.exceptions.stage import RuleExceptions
 from runner.execution.executor import Executor
 from runner.execution.model import ExecutionRecord, Gap, Window
 from runner.logs import get_logger
@@ -91,9 +92,10 @@ def run_backfill(
     *,
     backend: Backend,
     progress: Callable[[BackfillProgress], None] | None = None,
+    exceptions: RuleExceptions | None = None,
 ) -> BackfillResult:
     windows = backfill_windows(rule, start, end)
-    executor = Executor(backend=backend)
+    executor = Executor(backend=backend, exceptions=exceptions, value_lists=backend)
     log = get_logger().bind(rule=rule.name, rule_id=rule.rule_id)
     log.info("backfill_started", window_from=isoformat(start), window_to=isoformat(end),
              windows=len(windows))  # fmt: skip

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from runner.backends.base import Backend
 from runner.errors import RunnerError
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.lists.model import ValueList, ValueListInfo
 from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
@@ -151,6 +152,20 @@ class FencedBackend:
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._backend.existing_alert_ids(ids)
 
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return self._backend.suppression_alerts(
+            rule_id, started_since=started_since, ended_since=ended_since
+        )
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        self._fence.guard(lambda: self._backend.update_alerts(updates))
+
     def load_state(self, rule_id: str) -> RuleState | None:
         return self._backend.load_state(rule_id)
 
@@ -171,7 +186,19 @@ class FencedBackend:
     ) -> list[ExecutionRecord]:
         return self._backend.list_executions(rule_ids=rule_ids, limit=limit)
 
+    def get_list(self, list_id: str) -> ValueList | None:
+        return self._backend.get_list(list_id)
+
+    def list_lists(self) -> list[ValueListInfo]:
+        return self._backend.list_lists()
+
     # Writes.
+    def put_list(self, info: ValueListInfo, values: Sequence[str]) -> None:
+        self._fence.guard(lambda: self._backend.put_list(info, values))
+
+    def delete_list(self, list_id: str) -> bool:
+        return self._fence.guard(lambda: self._backend.delete_list(list_id))
+
     def write_alerts(
         self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None = None
     ) -> WriteOutcome:

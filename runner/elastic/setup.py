@@ -1,4 +1,5 @@
-"""``runner setup``: index templates and indices for alerts, executions, run state and gaps.
+"""``runner setup``: index templates and indices for alerts, executions, run state, gaps and
+value lists.
 
 Idempotent: a template that is missing or older than ours is (re)written, an index that
 exists is left alone.  Alert mappings follow Kibana's alert fields (``kibana.alert.*``);
@@ -13,9 +14,10 @@ from typing import Any, Literal
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error
 from runner.elastic.store import IndexNames
+from runner.lists.elasticsearch import LIST_FIELDS
 from runner.notify.outbox.elastic import MAPPINGS as OUTBOX_MAPPINGS
 
-TEMPLATE_VERSION = 2  # 2: the notification outbox
+TEMPLATE_VERSION = 3  # 2: the notification outbox; 3: value lists index, suppression fields
 SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 
 _KEYWORD = {"type": "keyword"}
@@ -41,6 +43,14 @@ ALERT_FIELDS: dict[str, dict[str, Any]] = {
     "kibana.alert.group.id": _KEYWORD,
     "kibana.alert.group.index": {"type": "integer"},
     "kibana.alert.new_terms": _KEYWORD,
+    "kibana.alert.instance.id": _KEYWORD,
+    "kibana.alert.start": _DATE,
+    "kibana.alert.last_detected": _DATE,
+    "kibana.alert.suppression.start": _DATE,
+    "kibana.alert.suppression.end": _DATE,
+    "kibana.alert.suppression.docs_count": _LONG,
+    "kibana.alert.suppression.terms.field": _KEYWORD,
+    "kibana.alert.suppression.terms.value": _KEYWORD,
     "kibana.alert.ancestors.id": _KEYWORD,
     "kibana.alert.ancestors.index": _KEYWORD,
     "kibana.alert.ancestors.type": _KEYWORD,
@@ -150,6 +160,7 @@ def templates(names: IndexNames) -> list[tuple[str, dict[str, Any]]]:
         names.state: strict_mappings(STATE_FIELDS),
         names.gaps: strict_mappings(GAP_FIELDS),
         names.outbox: OUTBOX_MAPPINGS,
+        names.lists: strict_mappings(LIST_FIELDS),
     }
     return [
         (

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from runner.config import DEFAULT_ALERTS_INDEX
 from runner.elastic.bulk import Create, bulk_create
@@ -22,6 +23,7 @@ from runner.errors import IndexNotFound
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.logs import get_logger
 from runner.notify.model import NotifyHook
+from runner.suppression.select import select_suppression_alerts
 from runner.timeutil import isoformat, parse_absolute
 
 IDS_PER_QUERY = 1000
@@ -50,6 +52,10 @@ class IndexNames:
     @property
     def outbox(self) -> str:
         return f"{self.prefix}-outbox"
+
+    @property
+    def lists(self) -> str:
+        return f"{self.prefix}-lists"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,7 +100,7 @@ def gap_id(rule_id: str, start: datetime) -> str:
     return f"{rule_id}@{isoformat(start)}"
 
 
-class _SetupHint:
+class SetupHint:
     """The client, with a hint to run ``runner setup`` when one of our indices is missing
     (a cluster with ``action.auto_create_index`` off)."""
 
@@ -120,7 +126,7 @@ class _SetupHint:
 class ElasticAlertStore:
     def __init__(self, client: ElasticClient, names: IndexNames) -> None:
         self._bulk_client = client
-        self._client = _SetupHint(client)
+        self._client = SetupHint(client)
         self.names = names
 
     # --- alerts ----------------------------------------------------------------------------
@@ -190,6 +196,41 @@ class ElasticAlertStore:
             dict(h.get("_source") or {})
             for h in self._pages(self.names.alerts, clauses, sort, limit)
         ]
+
+    def suppression_alerts(
+        self,
+        rule_id: str,
+        *,
+        started_since: datetime | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Kibana's suppression search: open alerts of the rule with an instance id, started
+        (and ending) inside the window, newest start first."""
+        clauses: list[dict[str, Any]] = [
+            {"term": {"kibana.alert.rule.rule_id": rule_id}},
+            {"exists": {"field": "kibana.alert.instance.id"}},
+            {"bool": {"must_not": {"term": {"kibana.alert.workflow_status": "closed"}}}},
+        ]
+        if started_since is not None:
+            clauses.append({"range": {"kibana.alert.start": {"gte": isoformat(started_since)}}})
+        if ended_since is not None:
+            clauses.append(
+                {"range": {"kibana.alert.suppression.end": {"gte": isoformat(ended_since)}}}
+            )
+        sort = [{"kibana.alert.start": {"order": "desc", "unmapped_type": "date"}},
+                {"kibana.alert.uuid": {"order": "asc", "unmapped_type": "keyword"}}]  # fmt: skip
+        docs = [
+            dict(h.get("_source") or {})
+            for h in self._pages(self.names.alerts, clauses, sort, None)
+        ]
+        # The same selection on our side too: a cluster index may hold older shapes.
+        return select_suppression_alerts(docs, started_since, ended_since)
+
+    def update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """``_update`` of each alert with ``doc`` (partial), visible to the next search."""
+        for alert_id, changes in updates:
+            path = f"/{quote(self.names.alerts, safe='')}/_update/{quote(alert_id, safe='')}"
+            self._client.request("POST", path + "?refresh=wait_for", {"doc": dict(changes)})
 
     # --- run state -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ such values:
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -205,11 +206,54 @@ def _terms(compiler: DslCompiler, body: Any) -> str:
     if not isinstance(values, list):
         raise compiler.error("[terms] expects a list of values")
 
+    networks = [w for w in values if _is_ip_field(name) and isinstance(w, str) and "/" in w]
+    plain = [w for w in values if w not in networks]
+
     def test(v: Value) -> str | None:
-        parts = [p for p in (compiler.equals(v, w) for w in values) if p is not None]
+        parts = [p for p in (compiler.equals(v, w) for w in plain) if p is not None]
+        if networks:
+            parts.append(_hex_in(v, compiler.eql.cidr_ranges(networks)))
         return "(" + " OR ".join(parts) + ")" if parts else None
 
     return compiler.each_field(name, test)
+
+
+def _is_ip_field(name: str) -> bool:
+    """ECS maps ``*.ip`` fields (source.ip, host.ip, related.ip...) as ``ip``; the store has no
+    mapping, so CIDR terms and ranges on them follow the ``ip`` type by this name."""
+    return name == "ip" or name.endswith(".ip")
+
+
+def _hex_in(v: Value, bounds: Sequence[tuple[str, str]]) -> str:
+    """Whether an address lies in any ``(low, high)`` of 32-digit hex bounds."""
+    listed = "[" + ", ".join(f"['{lo}', '{hi}']" for lo, hi in bounds) + "]"
+    return f"eql_cidr_in(eql_ip_hex({as_text(v)}), {listed})"
+
+
+def _ip_hex(compiler: DslCompiler, text: Any, step: int = 0) -> str:
+    """An address as the store's hex form (IPv4 mapped into IPv6), moved by ``step``."""
+    try:
+        address = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        raise compiler.error(f"[range] bound {text!r} is not an IP address") from None
+    number = int(address) + step
+    if address.version == 4:
+        number |= 0xFFFF00000000
+    return f"{max(number, 0):032x}"
+
+
+def _ip_range(compiler: DslCompiler, name: str, spec: Mapping[str, Any]) -> str:
+    """A range over an ``ip`` field compares addresses, not strings."""
+    low, high = "0" * 32, "f" * 32
+    if spec.get("gte", spec.get("from")) is not None:
+        low = _ip_hex(compiler, spec.get("gte", spec.get("from")))
+    if spec.get("gt") is not None:
+        low = _ip_hex(compiler, spec["gt"], 1)
+    if spec.get("lte", spec.get("to")) is not None:
+        high = _ip_hex(compiler, spec.get("lte", spec.get("to")))
+    if spec.get("lt") is not None:
+        high = _ip_hex(compiler, spec["lt"], -1)
+    return compiler.each_field(name, lambda v: _hex_in(v, [(low, high)]))
 
 
 def _match(compiler: DslCompiler, body: Any) -> str:
@@ -276,6 +320,8 @@ def _range(compiler: DslCompiler, body: Any) -> str:
     if not isinstance(spec, Mapping):
         raise compiler.error("[range] expects bounds")
     bounds = [(op, spec[key]) for key, op in _RANGE_OPS.items() if spec.get(key) is not None]
+    if bounds and _is_ip_field(name):
+        return _ip_range(compiler, name, spec)
 
     def test(v: Value) -> str | None:
         parts: list[str] = []

@@ -7,7 +7,7 @@ saw more matches than it returned (a full page), which Kibana reports as hitting
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from runner.execution.rule_requests import eql_request, kql_request, rule_range,
 from runner.rules.model import Rule
 from runner.search import (
     FirstSeenRequest,
+    Hit,
     TermDocumentsRequest,
     TermsPageRequest,
     TermsQuery,
@@ -48,6 +49,8 @@ class AlertStamp:
 class Candidate:
     id: str
     documents: tuple[dict[str, Any], ...]  # the counted alert first
+    # The source event(s) the alert was built from (post-search exceptions, suppression).
+    sources: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -74,10 +77,15 @@ def eql_candidates(
     found: list[Candidate] = []
     for hit in result.events:
         alert = build_event_alert(rule, hit, **stamp.kwargs())
-        found.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
+        found.append(
+            Candidate(id=alert["kibana.alert.uuid"], documents=(alert,), sources=(hit.source,))
+        )
     for match in result.sequences:
         shell, blocks = build_sequence_alerts(rule, match, **stamp.kwargs())
-        found.append(Candidate(id=shell["kibana.alert.uuid"], documents=(shell, *blocks)))
+        sources = tuple(e.source for e in match.events if isinstance(e, Hit))
+        found.append(
+            Candidate(id=shell["kibana.alert.uuid"], documents=(shell, *blocks), sources=sources)
+        )
     returned = len(result.events) + len(result.sequences)
     partial = (
         (result.partial_reason or "the search returned partial results")
@@ -92,18 +100,30 @@ def eql_candidates(
 
 
 def query_candidates(
-    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
+    backend: Backend,
+    rule: Rule,
+    window: Window,
+    stamp: AlertStamp,
+    fresh: Fresh,
+    cap: int | None = None,
 ) -> CandidateBatch:
-    """Pages oldest first until more than ``max_signals`` fresh candidates or no more hits."""
+    """Pages oldest first until more than ``cap`` (default ``max_signals``) fresh candidates
+    or no more hits.  Suppression groups every match, so it asks for all of them."""
+    limit = rule.max_signals if cap is None else cap
     page_size = rule.max_signals
     offset = 0
     kept: list[Candidate] = []
     while True:
         hits = backend.search_kql(kql_request(rule, window.start, window.end, offset=offset))
-        page = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in hits]
-        kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
+        page = [(build_event_alert(rule, hit, **stamp.kwargs()), hit) for hit in hits]
+        kept += fresh(
+            [
+                Candidate(id=a["kibana.alert.uuid"], documents=(a,), sources=(hit.source,))
+                for a, hit in page
+            ]
+        )
         offset += len(hits)
-        if len(kept) > rule.max_signals or len(hits) < page_size:
+        if len(kept) > limit or len(hits) < page_size:
             return CandidateBatch(candidates=tuple(kept))
         if offset >= MAX_RESULT_WINDOW:
             # Elasticsearch's default index.max_result_window: deeper paging is refused there.
@@ -111,9 +131,16 @@ def query_candidates(
 
 
 def new_terms_candidates(
-    backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
+    backend: Backend,
+    rule: Rule,
+    window: Window,
+    stamp: AlertStamp,
+    fresh: Fresh,
+    cap: int | None = None,
 ) -> CandidateBatch:
-    """Kibana's three phases, page by page, until the cap is passed or no page is left."""
+    """Kibana's three phases, page by page, until the cap (default ``max_signals``) is
+    passed or no page is left."""
+    limit = rule.max_signals if cap is None else cap
     assert rule.new_terms is not None
     terms = terms_query(rule)
     in_window = window_range(rule, window)
@@ -136,12 +163,18 @@ def new_terms_candidates(
             TermDocumentsRequest(terms=terms, time_range=in_window, keys=new_keys)
         )
         page = [
-            build_new_terms_alert(rule, docs[key], key, **stamp.kwargs())
+            Candidate(
+                id=(alert := build_new_terms_alert(rule, docs[key], key, **stamp.kwargs()))[
+                    "kibana.alert.uuid"
+                ],
+                documents=(alert,),
+                sources=(docs[key].source,),
+            )
             for key in new_keys
             if key in docs
         ]
-        kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
-        if len(kept) > rule.max_signals:
+        kept += fresh(page)
+        if len(kept) > limit:
             break
     return CandidateBatch(candidates=tuple(kept))
 

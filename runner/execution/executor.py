@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
 from runner.errors import BackendError, QueryError, RunnerError, StoreError
+from runner.exceptions.stage import NO_EXCEPTIONS, AppliedExceptions, RuleExceptions, prepare
 from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch
 from runner.execution.model import (
     MAX_SIGNALS_WARNING,
@@ -25,8 +26,10 @@ from runner.execution.model import (
     Window,
 )
 from runner.execution.windows import plan_windows
+from runner.lists.model import ValueListSource
 from runner.logs import get_logger
 from runner.rules.model import Rule
+from runner.suppression.stage import write_suppressed
 from runner.timeutil import format_duration, isoformat, utcnow
 
 if TYPE_CHECKING:
@@ -47,6 +50,9 @@ class Executor:
     backend: Backend
     clock: Callable[[], datetime] = field(default=utcnow)
     notifier: Planner | None = None  # queues the rule actions' notifications with the alerts
+    # The exceptions stage: which lists each rule uses, and where `list` entries find values.
+    exceptions: RuleExceptions | None = None
+    value_lists: ValueListSource | None = None
 
     def run(
         self, rule: Rule, now: datetime | None = None, *, manual: bool = False
@@ -94,14 +100,24 @@ class Executor:
         t0 = time.perf_counter()
         duplicates = 0
 
+        try:
+            applied = self._exceptions(rule, now)
+        except (BackendError, StoreError) as exc:
+            return self._finish(
+                rule, window, started, t0, status="failed",
+                message=f"reading value lists: {exc}", execution_id=stamp.execution_id,
+            )  # fmt: skip
+
         def fresh(found: list[Candidate]) -> list[Candidate]:
             nonlocal duplicates
+            if applied.post_items:
+                found = [c for c in found if not _post_excluded(c, applied)]
             existing = self.backend.existing_alert_ids([c.id for c in found])
             duplicates += sum(1 for c in found if c.id in existing)
             return [c for c in found if c.id not in existing]
 
         try:
-            batch = self._candidates(rule, window, stamp, fresh)
+            batch = self._candidates(applied.apply(rule), window, stamp, fresh)
         except (BackendError, StoreError, QueryError) as exc:
             return self._finish(
                 rule,
@@ -113,6 +129,10 @@ class Executor:
                 execution_id=stamp.execution_id,
             )
         search_ms = _ms_since(t0)
+        if rule.alert_suppression is not None:
+            return self._finish_suppressed(
+                rule, window, now, started, t0, stamp, batch, applied, search_ms, duplicates
+            )
         capped = batch.more or len(batch.candidates) > rule.max_signals
         chosen = batch.candidates[: rule.max_signals]
         t1 = time.perf_counter()
@@ -137,6 +157,7 @@ class Executor:
         warnings = [MAX_SIGNALS_WARNING] if capped else []
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
+        warnings += _exception_warnings(applied)
         status: Status = "partial failure" if warnings else "succeeded"
         message = " ".join(warnings)
         if outcome.failed:
@@ -179,6 +200,61 @@ class Executor:
 
         return hook
 
+    def _finish_suppressed(
+        self,
+        rule: Rule,
+        window: Window,
+        now: datetime,
+        started: datetime,
+        t0: float,
+        stamp: AlertStamp,
+        batch: CandidateBatch,
+        applied: AppliedExceptions,
+        search_ms: int,
+        duplicates: int,
+    ) -> WindowOutcome:
+        """Write through the suppression stage: one alert per group, created or updated."""
+        t1 = time.perf_counter()
+        try:
+            written = write_suppressed(
+                self.backend, rule, batch.candidates, window=window, now=now,
+                execution_id=stamp.execution_id or "",
+                hook_for=lambda documents: self._notify_hook(rule, documents),
+            )  # fmt: skip
+        except RunnerError as exc:
+            return self._finish(
+                rule, window, started, t0, status="failed", message=f"writing alerts: {exc}",
+                execution_id=stamp.execution_id, search_ms=search_ms, index_ms=_ms_since(t1),
+                candidates=len(batch.candidates) + duplicates, duplicates=duplicates,
+            )  # fmt: skip
+        warnings = [w for w in (written.warning,) if w]
+        if batch.partial_reason:
+            warnings.append(f"Partial results: {batch.partial_reason}")
+        warnings += _exception_warnings(applied)
+        status: Status = "partial failure" if warnings else "succeeded"
+        message = " ".join(warnings)
+        if written.failed:
+            status = "failed"
+            first_id, reason = written.failed[0]
+            message = (
+                f"{len(written.failed)} alert(s) could not be written (first: {first_id}: "
+                f"{reason}); the window will be searched again"
+            )
+        return self._finish(
+            rule, window, started, t0, status=status, message=message,
+            execution_id=stamp.execution_id, search_ms=search_ms, index_ms=_ms_since(t1),
+            candidates=len(batch.candidates) + duplicates, alerts_created=written.created,
+            duplicates=duplicates + written.duplicates, capped=written.truncated,
+            suppressed=written.suppressed, updated=written.updated,
+        )  # fmt: skip
+
+    def _exceptions(self, rule: Rule, now: datetime) -> AppliedExceptions:
+        """Items active at the execution's (logical) time, checked at every execution."""
+        if self.exceptions is None:
+            return NO_EXCEPTIONS
+        lists = self.exceptions.lists_for(rule)
+        return prepare(lists, now, self.value_lists) if lists else NO_EXCEPTIONS
+
     def _candidates(
         self,
         rule: Rule,
@@ -203,6 +279,10 @@ class Executor:
         **metrics: Any,
     ) -> WindowOutcome:
         metrics.setdefault("search_ms", _ms_since(t0))
+        extra: dict[str, Any] = {"interval": rule.scheduled_interval or rule.interval}
+        for key in ("suppressed", "updated"):  # suppression counts (not record columns)
+            if key in metrics:
+                extra[key] = metrics.pop(key)
         record = ExecutionRecord(
             execution_id=execution_id or str(uuid.uuid4()),
             rule_id=rule.rule_id,
@@ -215,7 +295,7 @@ class Executor:
             message=message,
             catch_up=window.catch_up,
             backend=self.backend.name,
-            extra={"interval": rule.scheduled_interval or rule.interval},  # for `runner status`
+            extra=extra,  # the interval is for `runner status`
             **metrics,
         )
         if status == "failed":
@@ -251,6 +331,21 @@ class Executor:
         get_logger().error("rule_gap", rule=rule.name, rule_id=rule.rule_id, error=message)
         self.backend.record_execution(record)
         return record
+
+
+def _exception_warnings(applied: AppliedExceptions) -> list[str]:
+    """Kibana's getUnprocessedExceptionsWarnings, with where and why."""
+    if not applied.problems:
+        return []
+    listed = "; ".join(str(p) for p in applied.problems)
+    return [f"The following exceptions won't be applied to rule execution: {listed}"]
+
+
+def _post_excluded(candidate: Candidate, applied: AppliedExceptions) -> bool:
+    """Large value lists are checked on single-event alerts after the search (Kibana's
+    filterEventsAgainstList); sequences are not filtered there."""
+    single = len(candidate.documents) == 1 and len(candidate.sources) == 1
+    return single and applied.excludes(candidate.sources[0])
 
 
 def _ms_since(start: float) -> int:

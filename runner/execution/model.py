@@ -87,6 +87,8 @@ class ExecutionRecord:
             "message": self.message,
             "search_ms": self.search_ms,
             "index_ms": self.index_ms,
+            # Alert suppression's counts, only for rules that suppress.
+            **{k: self.extra[k] for k in ("suppressed", "updated") if k in self.extra},
         }
 
 

@@ -31,6 +31,13 @@ from runner.rules.model import (
     UnsupportedRule,
 )
 from runner.rules.overrides import OVERRIDE_KEYS, read_overrides
+from runner.suppression.model import (
+    DURATION_UNITS,
+    MAX_GROUP_BY,
+    MISSING_FIELDS_STRATEGIES,
+    AlertSuppression,
+    Duration,
+)
 from runner.timeutil import TimeParseError, parse_datemath, parse_duration, utcnow
 
 T = TypeVar("T")
@@ -42,7 +49,7 @@ _KNOWN_KEYS = frozenset(
         "severity", "from", "interval", "max_signals", "timestamp_override", "timestamp_field",
         "tiebreaker_field", "event_category_override", "new_terms", "filters", "tags",
         "references", "threat", "note", "setup", "false_positives", "author", "license",
-        "version", "enabled", "building_block_type",
+        "version", "enabled", "building_block_type", "alert_suppression",
     }
 ) | OVERRIDE_KEYS  # fmt: skip
 _SEVERITIES = ("low", "medium", "high", "critical")
@@ -234,6 +241,7 @@ class _RuleReader:
         threat = self._threats(rule)
         filters = self._filters(rule)
         overrides = read_overrides(rule, self.problem)
+        suppression = self._alert_suppression(rule)
         optional = {
             key: self.get(rule, key, str)
             for key in ("timestamp_override", "tiebreaker_field", "event_category_override",
@@ -275,6 +283,7 @@ class _RuleReader:
             overrides=overrides,
             new_terms=new_terms,
             filters=filters,
+            alert_suppression=suppression,
             tags=tags,
             references=references,
             threat=threat,
@@ -304,6 +313,47 @@ class _RuleReader:
         except QueryError as exc:
             self.problem("rule.query", f"{language} syntax error: {exc.reason}", exc)
             return None
+
+    def _alert_suppression(self, rule: Mapping[str, Any]) -> AlertSuppression | None:
+        spec = self.get(rule, "alert_suppression", dict)
+        if spec is None:
+            return None
+        key = "rule.alert_suppression"
+        group_by = spec.get("group_by")
+        if (
+            not isinstance(group_by, list)
+            or not 1 <= len(group_by) <= MAX_GROUP_BY
+            or not all(isinstance(f, str) and f for f in group_by)
+        ):
+            self.problem(f"{key}.group_by", f"expected an array of 1 to {MAX_GROUP_BY} field names")
+            group_by = None
+        strategy = spec.get("missing_fields_strategy", "suppress")
+        if strategy not in MISSING_FIELDS_STRATEGIES:
+            self.problem(
+                f"{key}.missing_fields_strategy",
+                f"expected suppress or doNotSuppress, got {strategy!r}",
+            )
+        duration = None
+        raw = spec.get("duration")
+        if raw is not None:
+            value = raw.get("value") if isinstance(raw, Mapping) else None
+            unit = raw.get("unit") if isinstance(raw, Mapping) else None
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                self.problem(f"{key}.duration.value", "expected a whole number of at least 1")
+            elif unit not in DURATION_UNITS:
+                self.problem(f"{key}.duration.unit", f"expected s, m or h, got {unit!r}")
+            else:
+                duration = Duration(value=value, unit=str(unit))
+        unknown = sorted(set(spec) - {"group_by", "missing_fields_strategy", "duration"})
+        for name in unknown:
+            self.problem(f"{key}.{name}", "unknown key")
+        if group_by is None or strategy not in MISSING_FIELDS_STRATEGIES or unknown:
+            return None
+        if raw is not None and duration is None:
+            return None
+        return AlertSuppression(
+            group_by=tuple(group_by), duration=duration, missing_fields_strategy=strategy
+        )
 
     def _new_terms(self, rule: Mapping[str, Any]) -> NewTerms | None:
         spec = self.get(rule, "new_terms", dict, required=True)

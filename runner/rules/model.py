@@ -15,6 +15,7 @@ from runner.eql.ast import Query as EqlQuery
 from runner.esql.ast import Query as EsqlQuery
 from runner.kql.ast import Query as KqlQuery
 from runner.rules.overrides import AlertOverrides
+from runner.suppression.model import AlertSuppression
 
 RuleType = Literal["eql", "query", "new_terms", "esql"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -99,6 +100,7 @@ class Rule:
     event_category_override: str | None = None
     new_terms: NewTerms | None = None
     filters: tuple[RuleFilter, ...] = ()
+    alert_suppression: AlertSuppression | None = None
     tags: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     threat: tuple[Threat, ...] = ()

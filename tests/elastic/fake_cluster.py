@@ -162,6 +162,13 @@ class DocStore:
                                              f"no such index [{parts[0]}]"))  # fmt: skip
             query = (request.body or {}).get("query", {"match_all": {}})
             return Reply(200, {"count": sum(1 for d in docs.values() if _matches(query, d))})
+        if request.method == "POST" and len(parts) == 3 and parts[1] == "_update":
+            docs = self.docs.setdefault(parts[0], {})
+            if parts[2] not in docs:
+                reason = f"[{parts[2]}]: document missing"
+                return Reply(404, error_body(404, "document_missing_exception", reason))
+            docs[parts[2]] = {**docs[parts[2]], **(request.body or {}).get("doc", {})}
+            return Reply(200, {"_index": parts[0], "_id": parts[2], "result": "updated"})
         return None
 
     def _bulk(self, lines: list[dict[str, Any]]) -> Reply:
@@ -203,6 +210,9 @@ class DocStore:
         return Reply(200, {"took": 3, "errors": errors, "items": items})
 
     def _search(self, index: str, body: dict[str, Any]) -> Reply:
+        """``query`` (ids, term, terms, exists, range, bool, match_all) and the first ``sort``
+        key, evaluated over the stored documents as Elasticsearch would on keyword/date
+        fields (ISO dates of one format compare as strings)."""
         docs = self.docs.get(index, {})
         query = body.get("query", {"match_all": {}})
         ids = [i for i, d in docs.items() if _matches(query, d, i)]

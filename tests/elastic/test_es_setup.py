@@ -12,8 +12,14 @@ from runner.cli import setup_cmd
 from runner.elastic.setup import TEMPLATE_VERSION, SetupStep
 from tests.elastic.fake_cluster import FakeCluster, Reply, error_body
 
-NAMES = ("runner-alerts-default", "runner-executions", "runner-state", "runner-gaps",
-         "runner-outbox")  # fmt: skip
+NAMES = (
+    "runner-alerts-default",
+    "runner-executions",
+    "runner-state",
+    "runner-gaps",
+    "runner-outbox",
+    "runner-lists",
+)
 
 
 def template_answer(name: str, version: int) -> dict[str, Any]:
@@ -124,7 +130,7 @@ def test_cli_setup_prints_what_it_created(
     assert code == 0
     assert out.splitlines()[0] == f"Elasticsearch 9.1.2 at {cluster.url}"
     assert "created  index template  runner-alerts-default" in out
-    assert out.strip().endswith("10 created or updated, 0 already existed")
+    assert out.strip().endswith("12 created or updated, 0 already existed")
 
 
 def test_cli_setup_without_a_cluster_prepares_the_store(
