@@ -38,6 +38,7 @@ from runner.esql.functions import (
 from runner.esql.patterns import GrokError, dissect, dissect_fields, grok, grok_fields
 
 DEFAULT_LIMIT = 1000
+MAX_ROWS = 2_000_000  # rows one command may build in memory
 Row = dict[str, Any]
 KqlTest = Callable[[Row, str], bool]
 
@@ -87,6 +88,8 @@ class Engine:
     query: ast.Query
     now: datetime
     kql: KqlTest | None = None
+    # Fields the source indices map: columns of ``FROM`` even when no document has a value.
+    mapped: tuple[str, ...] = ()
 
     def error(self, message: str) -> EsqlRuntimeError:
         return EsqlRuntimeError(message, query=self.query.text, line=1, column=1)
@@ -94,8 +97,12 @@ class Engine:
     def run(self, documents: Iterable[Document]) -> Table:
         table = self._source(documents)
         limited = False
-        for command in self.query.commands:
-            table = self._command(command, table)
+        commands = self.query.commands
+        for i, command in enumerate(commands):
+            if isinstance(command, ast.MvExpand):
+                table = self._mv_expand(command.field, table, _row_cap(commands[i + 1 :]))
+            else:
+                table = self._command(command, table)
             limited = limited or isinstance(command, ast.Limit)
         if not limited:
             table.rows = table.rows[:DEFAULT_LIMIT]
@@ -110,7 +117,7 @@ class Engine:
             for assign in source.fields:
                 row[assign.name] = self.eval(assign.expr, row)
             return Table(columns=[a.name for a in source.fields], rows=[row])
-        names: set[str] = set()
+        names: set[str] = set(self.mapped)
         rows: list[Row] = []
         for doc in documents:
             row = dict(doc.fields)
@@ -184,13 +191,18 @@ class Engine:
     def _key(self, expr: ast.Expr) -> Callable[[Row], Any]:
         return lambda row: self.eval(expr, row)
 
-    def _mv_expand(self, name: str, table: Table) -> Table:
+    def _mv_expand(self, name: str, table: Table, cap: int | None = None) -> Table:
         rows: list[Row] = []
         for row in table.rows:
+            if cap is not None and len(rows) >= cap:
+                break
             items = values(row.get(name))
             if len(items) <= 1:
                 rows.append(row)
                 continue
+            if len(rows) + len(items) > MAX_ROWS:
+                # Elasticsearch's circuit breaker stops such a query too.
+                raise self.error(f"MV_EXPAND {name} makes more than {MAX_ROWS} rows")
             for item in items:
                 rows.append({**row, name: item})
         table.rows = rows
@@ -403,6 +415,20 @@ _CASTS = {
     "integer": "to_integer", "int": "to_integer", "double": "to_double", "boolean": "to_boolean",
     "bool": "to_boolean", "datetime": "to_datetime", "date": "to_datetime", "ip": "to_ip",
 }  # fmt: skip
+
+
+# Commands that keep every row and its order: a LIMIT after them caps the rows before them.
+_ROW_WISE = (ast.Eval, ast.Keep, ast.Drop, ast.Rename, ast.MvExpand, ast.Grok, ast.Dissect)
+
+
+def _row_cap(rest: Sequence[ast.Command]) -> int | None:
+    """How many rows the commands after MV_EXPAND can return at most (None: unbounded)."""
+    for command in rest:
+        if isinstance(command, ast.Limit):
+            return command.count
+        if not isinstance(command, _ROW_WISE):
+            return None
+    return DEFAULT_LIMIT
 
 
 def _literal(expr: ast.Expr) -> Any:
