@@ -210,7 +210,9 @@ def read_spec(path: Path) -> list[Case]:
     return cases
 
 
-def _table(lines: list[str]) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str | None, ...], ...]]:
+def _table(
+    lines: list[str],
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str | None, ...], ...]]:
     if not lines:
         return (), ()
     parsed = list(csv.reader(lines, delimiter="|", quotechar='"', skipinitialspace=True))
@@ -294,7 +296,7 @@ def typed(text: str, kind: str, scaling: float | None = None) -> Any:
 def _sort_key(value: Any) -> Any:
     if kind_of(value) == "ip":
         address = ipaddress.ip_address(value)
-        return (address.version == 4 and 0 or 1, int(address))
+        return (0 if address.version == 4 else 1, int(address))
     return value
 
 
@@ -308,7 +310,9 @@ def kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _mapping_fields(mapping: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+def _mapping_fields(
+    mapping: dict[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, spec in mapping.get("properties", {}).items():
         full = f"{prefix}{name}"
         if "properties" in spec:
