@@ -167,6 +167,8 @@ class Engine:
             return table
         if isinstance(command, ast.Rename):
             for old, new in command.pairs:
+                if old == new:
+                    continue
                 for row in table.rows:
                     row[new] = row.get(old)
                 table.columns = [new if c == old else c for c in table.columns if c != new]
@@ -232,51 +234,80 @@ class Engine:
     def _stats(self, command: ast.Stats, table: Table) -> Table:
         groups: dict[tuple[Any, ...], list[Row]] = {}
         keys_of: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # A group computed by an expression (BY a = x + y) is a column the aggregates see.
+        aliased = [
+            not (isinstance(g.expr, ast.Field) and g.expr.name == g.name) for g in command.groups
+        ]
+        inline_keys: dict[int, list[tuple[Any, ...]]] = {}
         for row in table.rows:
-            key_values = [values(self.eval(g.expr, row)) or [None] for g in command.groups]
-            for combo in _product(key_values):
+            computed = [self.eval(g.expr, row) for g in command.groups]
+            member = row
+            if any(aliased):
+                member = dict(row)
+                for g, alias, value in zip(command.groups, aliased, computed, strict=True):
+                    if alias:
+                        member[g.name] = value
+            for combo in _product([values(v) or [None] for v in computed]):
                 marker = tuple(_hashable(v) for v in combo)
-                groups.setdefault(marker, []).append(row)
+                groups.setdefault(marker, []).append(member)
                 keys_of[marker] = combo
+                if command.inline:
+                    inline_keys.setdefault(id(row), []).append(marker)
         if not command.groups and not groups:
             groups[()] = []
             keys_of[()] = ()
+        group_names = [g.name for g in command.groups]
+        results: dict[tuple[Any, ...], Row] = {}
+        for marker, members in groups.items():
+            key_row = dict(zip(group_names, keys_of[marker], strict=True))
+            results[marker] = {
+                a.name: self._aggregate(a, members, key_row) for a in command.aggregates
+            }
+        names = [a.name for a in command.aggregates]
+        if command.inline:
+            return self._inline(command, table, results, inline_keys, keys_of)
+        rows: list[Row] = []
+        for marker, out in results.items():
+            out.update(zip(group_names, keys_of[marker], strict=True))
+            rows.append(out)
+        return Table(columns=_last_wins([*names, *group_names]), rows=rows)
+
+    def _inline(
+        self,
+        command: ast.Stats,
+        table: Table,
+        results: dict[tuple[Any, ...], Row],
+        keys: dict[int, list[tuple[Any, ...]]],
+        keys_of: dict[tuple[Any, ...], tuple[Any, ...]],
+    ) -> Table:
+        """INLINE STATS: every row kept, its group's aggregates and keys added at the end."""
         names = [a.name for a in command.aggregates]
         group_names = [g.name for g in command.groups]
-        if command.inline:
-            by_row: dict[int, Row] = {}
-            for members in groups.values():
-                computed = {a.name: self._aggregate(a, members) for a in command.aggregates}
-                for member in members:
-                    by_row.setdefault(id(member), {}).update(computed)
-            for row in table.rows:
-                row.update(by_row.get(id(row), dict.fromkeys(names)))
-            for g in command.groups:
-                if g.name not in table.columns:
-                    for row in table.rows:
-                        row[g.name] = self.eval(g.expr, row)
-            table.columns = [c for c in table.columns if c not in names] + names
-            return table
-        rows: list[Row] = []
-        for marker, members in groups.items():
-            out: Row = {a.name: self._aggregate(a, members) for a in command.aggregates}
-            for name, value in zip(group_names, keys_of[marker], strict=True):
-                out[name] = value
-            rows.append(out)
-        columns = [n for n in names if n not in group_names] + group_names
-        return Table(columns=columns, rows=rows)
+        out_rows: list[Row] = []
+        for row in table.rows:
+            markers: list[tuple[Any, ...] | None] = [*keys.get(id(row), [])] or [None]
+            for marker in markers:
+                added: Row = dict.fromkeys(names)
+                if marker is not None:
+                    added.update(results.get(marker, {}))
+                    added.update(zip(group_names, keys_of[marker], strict=True))
+                out_rows.append({**row, **added} if len(markers) > 1 else row | added)
+        added_names = _last_wins([*names, *group_names])
+        table.columns = [c for c in table.columns if c not in added_names] + added_names
+        table.rows = out_rows
+        return table
 
-    def _aggregate(self, agg: ast.Aggregate, rows: list[Row]) -> Any:
+    def _aggregate(self, agg: ast.Aggregate, rows: list[Row], key_row: Row | None = None) -> Any:
         if agg.where is not None:
             rows = [r for r in rows if self.eval(agg.where, r) is True]
         expr = agg.expr
         if not isinstance(expr, ast.Call) or expr.name not in _AGGREGATES:
-            # An expression over aggregates, e.g. ROUND(AVG(x), 2)
-            return self.eval(expr, {}, rows=rows)
+            # An expression over aggregates and group keys, e.g. ROUND(AVG(x), 2) + k
+            return self.eval(expr, key_row or {}, rows=rows)
         return self._call_aggregate(expr, rows)
 
     def _call_aggregate(self, call: ast.Call, rows: list[Row]) -> Any:
-        if call.star:
+        if call.star or (call.name == "count" and not call.args):
             return len(rows)
         arg = call.args[0] if call.args else None
         items = [v for r in rows for v in values(self.eval(arg, r))] if arg is not None else []
@@ -298,7 +329,7 @@ class Engine:
         if name == "max":
             return max(items, key=_sort_key)
         if name == "sum":
-            return sum(items)
+            return _overflow(sum(items))
         if name == "avg":
             return sum(items) / len(items)
         if name == "median":
@@ -313,7 +344,9 @@ class Engine:
 
     def eval(self, expr: ast.Expr, row: Row, *, rows: list[Row] | None = None) -> Any:
         if isinstance(expr, ast.Literal):
-            return list(expr.value) if isinstance(expr.value, tuple) else expr.value
+            if isinstance(expr.value, tuple):
+                return list(expr.value) if len(expr.value) > 1 else pack(expr.value)
+            return expr.value
         if isinstance(expr, ast.Field):
             if expr.name in row:
                 return row[expr.name]
@@ -351,7 +384,9 @@ class Engine:
             )
         if isinstance(expr, ast.Negate):
             value = single(self.eval(expr.expr, row, rows=rows))
-            return -value if isinstance(value, int | float) else None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return None
+            return _overflow(-value)
         if isinstance(expr, ast.IsNull):
             is_null = self.eval(expr.expr, row, rows=rows) is None
             return not is_null if expr.negated else is_null
@@ -366,9 +401,18 @@ class Engine:
             return (not hit) if expr.negated else hit
         if isinstance(expr, ast.Like):
             value = self.eval(expr.expr, row, rows=rows)
+            patterns = list(expr.patterns)
+            for computed in expr.computed:
+                pattern = single(self.eval(computed, row, rows=rows))
+                if pattern is None:
+                    return None
+                patterns.append(str(pattern))
+            if all(p == (".*" if expr.regex else "*") for p in patterns):
+                # Elasticsearch rewrites a match-everything pattern to IS NOT NULL.
+                return (value is None) if expr.negated else (value is not None)
             if value is None or isinstance(value, list):
                 return None
-            hit = any(_like(p, str(value), expr.regex) for p in expr.patterns)
+            hit = any(_like(p, str(value), expr.regex) for p in patterns)
             return (not hit) if expr.negated else hit
         if isinstance(expr, ast.TimeSpan):
             return _span(expr)
@@ -546,9 +590,39 @@ def _compare(op: str, left: Any, right: Any) -> bool | None:
         return None
 
 
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+def _overflow(value: Any) -> Any:
+    """Integer arithmetic beyond a long is null (Elasticsearch warns)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if _LONG_MIN <= value <= _LONG_MAX else None
+    return value
+
+
+def _last_wins(names: Sequence[str]) -> list[str]:
+    """Output columns when a name repeats: only its last occurrence stays."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for name in reversed(names):
+        if name not in seen:
+            seen.add(name)
+            kept.append(name)
+    return kept[::-1]
+
+
 def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if left is None or right is None or isinstance(left, list) or isinstance(right, list):
         return None
+    if isinstance(right, Span) and isinstance(left, str):
+        left = to_datetime(left)  # a string beside a time span is a date
+    if isinstance(left, Span) and isinstance(right, str):
+        right = to_datetime(right)
+    if left is None or right is None:
+        return None
+    if isinstance(left, Span) and isinstance(right, Span) and op in "+-":
+        sign = 1 if op == "+" else -1
+        return Span(months=left.months + sign * right.months, delta=left.delta + sign * right.delta)
     if isinstance(left, datetime) and isinstance(right, Span) and op in "+-":
         return right.add_to(left, 1 if op == "+" else -1)
     if isinstance(right, datetime) and isinstance(left, Span) and op == "+":
@@ -556,11 +630,11 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if not isinstance(left, int | float) or not isinstance(right, int | float):
         return None
     if op == "+":
-        return left + right
+        return _overflow(left + right)
     if op == "-":
-        return left - right
+        return _overflow(left - right)
     if op == "*":
-        return left * right
+        return _overflow(left * right)
     both_int = isinstance(left, int) and isinstance(right, int)
     if right == 0:
         return None  # Elasticsearch: null and a warning

@@ -265,12 +265,17 @@ class _ToAst(Transformer[Token, Any]):
         if negated:
             rest = rest[1:]
         regex = rest[0].type == "RLIKE"
-        return ast.Like(
-            expr=expr,
-            patterns=tuple(lit.value for lit in rest[1:]),
-            regex=regex,
-            negated=negated,
-        )
+        patterns = rest[1:]
+        if all(isinstance(p, ast.Literal) and isinstance(p.value, str) for p in patterns):
+            return ast.Like(
+                expr=expr,
+                patterns=tuple(p.value for p in patterns),
+                regex=regex,
+                negated=negated,
+            )
+        # A pattern computed from constants (CONCAT("a", "*"), a name EVAL set to one).
+        return ast.Like(expr=expr, patterns=(), computed=tuple(patterns), regex=regex,
+                        negated=negated)  # fmt: skip
 
     def match(self, children: list[Any]) -> ast.Match:
         field, value = children
