@@ -343,8 +343,9 @@ def load_dataset(qa_dir: Path, name: str) -> Dataset:
         ]
         lines = [line for line in lines if line and not line.startswith("//")]
         schema = [tuple(p.strip() for p in c.split(":", 1)) for c in lines[0].split(",")]
-        # The data file's header states the intended type; mapping files can be older.
-        types.update({n: t for n, t in schema if n != "_id"})
+        # The data file's header states the fields and their types; some mapping files are
+        # older or from another version (sample_data's has `client.ip` for `client_ip`).
+        types = {n: t for n, t in schema if n != "_id"}
         types.update(overrides)
         for n, line in enumerate(lines[1:], 1):
             cells = _split_row(line)
@@ -380,7 +381,7 @@ def _document_value(cell: str, kind: str, spec: dict[str, Any]) -> Any:
         if not items:
             return None
         return items[0] if len(items) == 1 else items
-    return typed(cell, kind, scaling)
+    return typed(cell.replace("\\,", ","), kind, scaling)
 
 
 # ---- scope --------------------------------------------------------------------------------
@@ -544,7 +545,7 @@ def _expected(cell: str | None, kind: str) -> Any:
     if len(cell) >= 2 and cell.startswith("[") and cell.endswith("]"):
         items = [_scalar(_unquote(v), kind) for v in _split_values(cell[1:-1])]
         return tuple(items) if len(items) != 1 else items[0]
-    return _scalar(_unquote(cell), kind)
+    return _scalar(cell, kind)
 
 
 def _unquote(text: str) -> str:

@@ -122,3 +122,55 @@ def test_mv_expand_before_a_limit_stops_early() -> None:
 
 def test_rename_to_itself_keeps_the_column() -> None:
     assert run("ROW a = 1, b = 2 | RENAME a AS a") == (["a", "b"], [[1, 2]])
+
+
+def test_grok_named_groups_several_patterns_and_multi_valued_input() -> None:
+    columns, rows = run('ROW a = "asdf bar" | GROK a "(?<b>[a-z]{4}) (?<c>[a-z]+)"')
+    assert (columns, rows) == (["a", "b", "c"], [["asdf bar", "asdf", "bar"]])
+    query = 'ROW t = "XYZ extractme" | GROK t "ABC %{WORD:foo}", "XYZ %{WORD:bar}" | KEEP foo, bar'
+    assert run(query)[1] == [[None, "extractme"]]
+    query = 'ROW j = ["Accountant", "Senior Python Developer"] | GROK j "%{WORD:w}$" | KEEP w'
+    assert run(query)[1] == [[["Accountant", "Developer"]]]
+
+
+def test_dissect_appends_in_the_order_given_and_reads_each_value() -> None:
+    query = 'ROW a = "foo 1 bar 2 baz" | DISSECT a "%{+b/3} %{c} %{+b/2} %{d} %{+b/1}" | KEEP b'
+    assert run(query)[1] == [["bazbarfoo"]]
+    query = 'ROW a = ["x-1", "y-2"] | DISSECT a "%{k}-%{v}" | KEEP k, v'
+    assert run(query)[1] == [[["x", "y"], ["1", "2"]]]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("attributes['http.method']", "POST"),
+        ("$.attributes['http.method']", "POST"),
+        ("list[1]", "b"),
+        ("dup", "1"),
+        ("missing.key", None),
+    ],
+)
+def test_json_extract_paths(path: str, expected: str | None) -> None:
+    json = '{"attributes":{"http.method":"POST"},"list":["a","b"],"dup":1,"dup":2}'
+    query = f'ROW j = """{json}""" | EVAL v = JSON_EXTRACT(j, "{path}") | KEEP v'
+    assert run(query)[1] == [[expected]]
+
+
+def test_mv_slice_clamps_negative_bounds_that_reach_before_the_first_value() -> None:
+    assert run("ROW v = MV_SLICE([-7, 11], -5, -2)")[1] == [[-7]]
+    assert run("ROW v = MV_SLICE([0, 1, 3, 13], -5, -3)")[1] == [[[0, 1]]]
+    assert run("ROW v = MV_SLICE([0, 1], 3, 4)")[1] == [[None]]
+
+
+def test_invalid_base64_url_escapes_and_regexes_are_null() -> None:
+    query = 'ROW a = FROM_BASE64("YfA="), b = FROM_BASE64("ZWxhc3RpYw=="), c = URL_DECODE("%#")'
+    assert run(query)[1] == [[None, "elastic", None]]
+    assert run('ROW r = REPLACE("abc", "(", "")')[1] == [[None]]
+
+
+def test_case_conversion_of_a_multi_value_converts_each_value() -> None:
+    assert run('ROW v = TO_LOWER(["Some", "Text"])')[1] == [[["some", "text"]]]
+
+
+def test_rlike_empty_language_matches_nothing() -> None:
+    assert run('ROW x = "abc" | EVAL b = x RLIKE "#" | KEEP b')[1] == [[False]]

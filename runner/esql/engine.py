@@ -219,15 +219,18 @@ class Engine:
         except GrokError as exc:
             raise self.error(str(exc)) from None
         for row in table.rows:
-            text = single(self.eval(command.input, row))
-            found: Mapping[str, Any] | None = None
-            if text is not None:
+            # Each value of a multi-valued input is parsed; the results are multi-valued.
+            results: dict[str, list[Any]] = {}
+            for text in values(self.eval(command.input, row)):
+                found: Mapping[str, Any] | None
                 if isinstance(command, ast.Grok):
                     found = grok(command.pattern, str(text))
                 else:
                     found = dissect(command.pattern, str(text), command.append_separator)
+                for name, value in (found or {}).items():
+                    results.setdefault(name, []).extend(values(value))
             for name in names:
-                row[name] = found.get(name) if found else None
+                row[name] = pack(results.get(name, []))
         table.columns = [c for c in table.columns if c not in names] + names
         return table
 
@@ -658,7 +661,13 @@ def _compiled(pattern: str, regex: bool) -> re.Pattern[str]:
         if regex:
             from runner.embedded.patterns import lucene_to_re2
 
-            found = re.compile(lucene_to_re2(pattern), re.DOTALL)
+            # RE2's \x{10FFFF} (the empty language) is \U0010FFFF in Python's re.
+            python = re.sub(
+                r"\\x\{([0-9A-Fa-f]+)\}",
+                lambda m: f"\\U{int(m.group(1), 16):08x}",
+                lucene_to_re2(pattern),
+            )
+            found = re.compile(python, re.DOTALL)
         else:
             out: list[str] = []
             escaped = False

@@ -189,7 +189,11 @@ class _ToAst(Transformer[Token, Any]):
         return ast.MvExpand(field=children[0].name)
 
     def grok_command(self, children: list[Any]) -> ast.Grok:
-        return ast.Grok(input=children[0], pattern=children[1].value)
+        patterns = [c.value for c in children[1:]]
+        if len(patterns) == 1:
+            return ast.Grok(input=children[0], pattern=patterns[0])
+        # Several patterns: the first that matches, as Elasticsearch combines them.
+        return ast.Grok(input=children[0], pattern="|".join(f"(?:{p})" for p in patterns))
 
     def dissect_command(self, children: list[Any]) -> ast.Dissect:
         separator = ""
