@@ -13,8 +13,8 @@ from tests.helpers import load_script
 REPO = Path(__file__).resolve().parents[1]
 
 # The figure reached (README, "ES|QL rules"); the engine must not fall below it.
-MIN_PASSED = 1184
-MIN_RATIO = 0.977
+MIN_PASSED = 1186
+MIN_RATIO = 0.979
 
 
 def _reference_dir() -> Path:

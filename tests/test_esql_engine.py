@@ -174,3 +174,18 @@ def test_case_conversion_of_a_multi_value_converts_each_value() -> None:
 
 def test_rlike_empty_language_matches_nothing() -> None:
     assert run('ROW x = "abc" | EVAL b = x RLIKE "#" | KEEP b')[1] == [[False]]
+
+
+def test_keep_places_a_column_at_its_strongest_rightmost_pattern() -> None:
+    query = (
+        "ROW last_name = 1, emp_no = 2, first_name = 3 | KEEP last*name, emp_no, first_name, last*"
+    )
+    assert run(query)[0] == ["emp_no", "first_name", "last_name"]
+    # An exact name outranks any wildcard, wherever it stands.
+    query = "ROW a = 1, b = 2, c = 3 | KEEP b, *"
+    assert run(query)[0] == ["b", "a", "c"]
+
+
+def test_stats_by_one_key_puts_the_null_group_first() -> None:
+    query = "FROM employees | STATS c = COUNT(*) BY first_name | LIMIT 1"
+    assert run(query, EMPLOYEES)[1] == [[1, None]]

@@ -145,20 +145,7 @@ class Engine:
                 table.columns = [c for c in table.columns if c != assign.name] + [assign.name]
             return table
         if isinstance(command, ast.Keep):
-            chosen: list[str] = []
-            for pattern in command.patterns:
-                matched = [c for c in table.columns if _matches(pattern, c)]
-                if not matched and "*" not in pattern:
-                    # Without mappings, a field no document has is an empty column (a
-                    # cluster knows it from the mapping, or rejects the query).
-                    matched = [pattern]
-                for name in matched:
-                    if name in chosen and "*" in pattern:
-                        continue
-                    if name in chosen:
-                        chosen.remove(name)
-                    chosen.append(name)
-            table.columns = chosen
+            table.columns = _keep(command.patterns, table.columns)
             return table
         if isinstance(command, ast.Drop):
             table.columns = [
@@ -270,6 +257,9 @@ class Engine:
         if command.inline:
             return self._inline(command, table, results, inline_keys, keys_of)
         rows: list[Row] = []
+        if len(group_names) == 1 and (None,) in results:
+            # Elasticsearch's single-key block hash gives the null key the first group id.
+            results = {(None,): results[(None,)], **results}
         for marker, out in results.items():
             out.update(zip(group_names, keys_of[marker], strict=True))
             rows.append(out)
@@ -513,6 +503,31 @@ def _span(span: ast.TimeSpan) -> Span:
     if span.unit in _MONTHS:
         return Span(months=_MONTHS[span.unit] * span.value)
     return Span(delta=timedelta(seconds=_SECONDS[span.unit] * span.value))
+
+
+def _keep(patterns: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """KEEP's columns: a column goes where its strongest pattern is (an exact name over a
+    partial wildcard over ``*``; the rightmost among equals), as Elasticsearch orders them."""
+
+    def strength(pattern: str) -> int:
+        return 2 if "*" not in pattern else (0 if pattern == "*" else 1)
+
+    winner: dict[str, tuple[int, int]] = {}
+    for position, pattern in enumerate(patterns):
+        # Without mappings, a field no document has is an empty column (a cluster knows it
+        # from the mapping, or rejects the query).
+        matched = [c for c in columns if _matches(pattern, c)]
+        if not matched and "*" not in pattern:
+            matched = [pattern]
+        for name in matched:
+            rank = (strength(pattern), position)
+            winner[name] = max(winner.get(name, rank), rank)
+    chosen: list[str] = []
+    for position, pattern in enumerate(patterns):
+        chosen += [c for c in columns if c in winner and winner[c][1] == position]
+        if pattern not in columns and winner.get(pattern, (0, -1))[1] == position:
+            chosen.append(pattern)
+    return chosen
 
 
 def _matches(pattern: str, name: str) -> bool:
