@@ -1,7 +1,8 @@
 """ES|QL on the embedded store: ``FROM`` and the request's window in SQL, the rest in memory.
 
 The documents ``FROM`` names (index patterns), inside the window (``timestamp_override`` with
-the ``@timestamp`` fallback) and matching the request's DSL filters are selected in SQL, with
+the ``@timestamp`` fallback), matching the request's DSL filters and the leading ``WHERE``
+conjuncts that compile exactly (:mod:`runner.embedded.esql_sql`) are selected in SQL, with
 each ``KQL()`` call of the query compiled to SQL beside them (Elasticsearch evaluates
 ``KQL()`` against the indexed documents, before any command changes the rows).  The commands
 then run over those documents in :class:`runner.esql.engine.Engine`.
@@ -18,6 +19,7 @@ import duckdb
 
 from runner.embedded.catalog import Catalog
 from runner.embedded.dsl_sql import dsl_filter
+from runner.embedded.esql_sql import leading_filter
 from runner.embedded.indices import index_filter
 from runner.embedded.kql_sql import KqlCompiler
 from runner.embedded.plan import all_of, hit_from_row, time_range_filter
@@ -47,7 +49,11 @@ def search_esql(store: Store, request: EsqlRequest, now: datetime | None = None)
         raise StoreError(f"ES|QL search failed: {exc}") from exc
 
 
-def run_esql(con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime) -> Table:
+def run_esql(
+    con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime, *, pushdown: bool = True
+) -> Table:
+    """The query's result table; ``pushdown=False`` selects documents without the leading
+    ``WHERE`` compiled to SQL (the interpreter gives the same rows either way)."""
     query = request.query
     if request.size is not None:
         query = ast.Query(
@@ -68,6 +74,7 @@ def run_esql(con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime
                 index_filter(query.source.sources),
                 time_range_filter(catalog, request.time_range),
                 *(dsl_filter(catalog, f) for f in request.filters),
+                leading_filter(query, catalog) if pushdown else "true",
             ]
         )
         dates = {name for name, info in catalog.fields.items() if info.ms_column}

@@ -121,7 +121,7 @@ class Engine:
         rows: list[Row] = []
         for doc in documents:
             row = dict(doc.fields)
-            names.update(row)
+            names.update(k for k in row if not k.startswith("\0"))  # not internal keys
             if "_id" in source.metadata:
                 row["_id"] = doc.id
             if "_index" in source.metadata:
