@@ -31,7 +31,7 @@ from runner.embedded.fields import FieldInfo, quote_ident, sql_string
 from runner.embedded.patterns import PatternError, lucene_to_re2
 from runner.esql import ast
 
-__all__ = ["compile_condition", "leading_filter"]
+__all__ = ["compile_condition", "conjuncts", "leading_filter"]
 
 _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _KINDS: dict[type, str] = {str: "keyword", int: "number", float: "number", bool: "bool"}
@@ -47,7 +47,7 @@ def leading_filter(query: ast.Query, catalog: Catalog) -> str:
     for command in query.commands:
         if not isinstance(command, ast.Where):
             break
-        for conjunct in _conjuncts(command.condition):
+        for conjunct in conjuncts(command.condition):
             sql = compile_condition(conjunct, catalog)
             if sql is not None:
                 compiled.append(sql)
@@ -62,10 +62,10 @@ def compile_condition(expr: ast.Expr, catalog: Catalog) -> str | None:
         return None
 
 
-def _conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
+def conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
     if isinstance(expr, ast.And):
-        yield from _conjuncts(expr.left)
-        yield from _conjuncts(expr.right)
+        yield from conjuncts(expr.left)
+        yield from conjuncts(expr.right)
     else:
         yield expr
 

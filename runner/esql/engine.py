@@ -95,9 +95,11 @@ class Engine:
         return EsqlRuntimeError(message, query=self.query.text, line=1, column=1)
 
     def run(self, documents: Iterable[Document]) -> Table:
-        table = self._source(documents)
+        return self.run_from(self._source(documents), self.query.commands)
+
+    def run_from(self, table: Table, commands: Sequence[ast.Command]) -> Table:
+        """Run ``commands`` over ``table`` (the query's others already done, e.g. in SQL)."""
         limited = False
-        commands = self.query.commands
         for i, command in enumerate(commands):
             if isinstance(command, ast.MvExpand):
                 table = self._mv_expand(command.field, table, _row_cap(commands[i + 1 :]))
@@ -322,7 +324,7 @@ class Engine:
         if name == "max":
             return max(items, key=_sort_key)
         if name == "sum":
-            return _overflow(sum(items))
+            return overflow(sum(items))
         if name == "avg":
             return sum(items) / len(items)
         if name == "median":
@@ -379,7 +381,7 @@ class Engine:
             value = single(self.eval(expr.expr, row, rows=rows))
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return None
-            return _overflow(-value)
+            return overflow(-value)
         if isinstance(expr, ast.IsNull):
             is_null = self.eval(expr.expr, row, rows=rows) is None
             return not is_null if expr.negated else is_null
@@ -611,7 +613,7 @@ def _compare(op: str, left: Any, right: Any) -> bool | None:
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
-def _overflow(value: Any) -> Any:
+def overflow(value: Any) -> Any:
     """Integer arithmetic beyond a long is null (Elasticsearch warns)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if _LONG_MIN <= value <= _LONG_MAX else None
@@ -648,11 +650,11 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if not isinstance(left, int | float) or not isinstance(right, int | float):
         return None
     if op == "+":
-        return _overflow(left + right)
+        return overflow(left + right)
     if op == "-":
-        return _overflow(left - right)
+        return overflow(left - right)
     if op == "*":
-        return _overflow(left * right)
+        return overflow(left * right)
     both_int = isinstance(left, int) and isinstance(right, int)
     if right == 0:
         return None  # Elasticsearch: null and a warning

@@ -1,5 +1,6 @@
-"""The leading ES|QL WHERE compiled to SQL (runner/embedded/esql_sql.py) selects exactly the
-documents the interpreter keeps: both paths give the same rows on the same data."""
+"""ES|QL compiled to SQL on the embedded store gives the interpreter's rows on the same data:
+the leading WHERE (runner/embedded/esql_sql.py) and WHERE + STATS of simple forms
+(runner/embedded/esql_stats_sql.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from runner.embedded.catalog import Catalog
 from runner.embedded.esql_search import run_esql
 from runner.embedded.esql_sql import compile_condition, leading_filter
+from runner.embedded.esql_stats_sql import compile_stats
 from runner.embedded.store import Store
 from runner.esql import parse_esql
 from runner.search import EsqlRequest
@@ -27,6 +29,9 @@ DOCS = [
     {"n": 4, "process": {"name": "python", "pid": 40}, "user": {"name": None}, "msg": "a_b"},
     {"n": 5, "process": {"pid": 50}, "ok": False, "user": {"name": "bob"}, "score": 0.0},
     {"n": 6, "process": {"name": "bash", "pid": 60}, "user": {"name": "root"}, "msg": "axb"},
+    {"n": 7, "process": {"name": "zsh", "pid": 70}, "ok": True, "user": {"name": "alice"},
+     "score": 9.25, "code": 5},
+    {"n": 8, "process": {"name": "bash", "pid": 9223372036854775807}, "code": "5"},
 ]  # fmt: skip
 
 QUERIES = [
@@ -87,7 +92,7 @@ def test_the_compiled_filter_is_used_and_selects_rows(store: Store, load: Loader
         sql = leading_filter(query, catalog)
         assert sql != "true"
         ns = [r[0] for r in con.execute(f"SELECT n FROM events WHERE {sql} ORDER BY n").fetchall()]
-    assert ns == [6]
+    assert ns == [6, 8]
 
 
 @pytest.mark.parametrize(
@@ -150,3 +155,53 @@ def test_a_fully_compiled_where_alone_selects_what_the_engine_keeps(
         ]
     kept = [row[0] for row in _rows(store, text, pushdown=False)[1]]
     assert selected == kept
+
+
+STATS_IN_SQL = [
+    "FROM logs-test | STATS c = COUNT(*)",
+    "FROM logs-test | STATS c = COUNT(*), n = COUNT(process.name) BY user.name",
+    "FROM logs-test | STATS c = COUNT(), d = COUNT_DISTINCT(process.name) BY ok",
+    "FROM logs-test | STATS lo = MIN(process.pid), hi = MAX(process.name) BY user.name, ok",
+    "FROM logs-test | STATS v = VALUES(process.name), w = VALUES(ok) BY user.name",
+    "FROM logs-test | STATS s = SUM(process.pid) BY user.name",  # overflows to null for bash
+    "FROM logs-test | STATS s = SUM(process.pid), m = MAX(score) BY process.name | SORT s",
+    'FROM logs-test | WHERE process.name LIKE "*sh" AND process.pid < 100 '
+    "| STATS c = COUNT(*) BY user.name | WHERE c > 1",
+    'FROM logs-test | WHERE process.name == "nothing" | STATS c = COUNT(*), m = MIN(score)',
+    "FROM logs-test | WHERE ok | STATS c = COUNT(*) BY process.name | EVAL d = c * 2 | LIMIT 2",
+]
+STATS_IN_MEMORY = [
+    "FROM logs-test | STATS c = COUNT(*) BY process.args",  # a multi-valued key
+    "FROM logs-test | STATS c = COUNT(*) BY code",  # 5 and "5": a mixed column
+    "FROM logs-test | STATS c = COUNT(*) BY k = process.pid % 2",  # a computed key
+    "FROM logs-test | STATS a = AVG(score) BY ok",  # AVG stays in memory
+    "FROM logs-test | STATS c = COUNT(*) WHERE ok BY user.name",  # an aggregate's WHERE
+    'FROM logs-test | WHERE TO_LOWER(process.name) == "bash" | STATS c = COUNT(*)',
+    "FROM logs-test | EVAL x = 1 | STATS c = COUNT(*) BY x",
+    "FROM logs-test | INLINE STATS c = COUNT(*) BY user.name | KEEP n, c",
+]
+
+
+@pytest.mark.parametrize("text", STATS_IN_SQL + STATS_IN_MEMORY)
+def test_stats_in_sql_and_in_memory_give_the_same_rows_in_the_same_order(
+    store: Store, load: Loader, text: str
+) -> None:
+    load(DOCS)
+    request = EsqlRequest(query=parse_esql(text))
+    with store.connect() as con:
+        compiled = run_esql(con, request, NOW, pushdown=True)
+        interpreted = run_esql(con, request, NOW, pushdown=False)
+    assert compiled.columns == interpreted.columns
+    rows = [[r.get(c) for c in compiled.columns] for r in compiled.rows]
+    assert rows == [[r.get(c) for c in interpreted.columns] for r in interpreted.rows]
+    assert rows, "every query here has rows"
+
+
+@pytest.mark.parametrize(("text", "in_sql"), [(t, True) for t in STATS_IN_SQL] + [
+    (t, False) for t in STATS_IN_MEMORY
+])  # fmt: skip
+def test_which_stats_run_in_sql(store: Store, load: Loader, text: str, in_sql: bool) -> None:
+    load(DOCS)
+    with store.connect() as con:
+        plan = compile_stats(parse_esql(text), Catalog.load(con))
+    assert (plan is not None) == in_sql
