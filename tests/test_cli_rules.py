@@ -46,7 +46,7 @@ def test_validate_summary_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFi
 def test_validate_seed_rules_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "validate", str(SEED_RULES))
     assert code == 0
-    assert out.strip().endswith("4 loaded, 0 failed, 0 unsupported")
+    assert out.strip().endswith("7 loaded, 0 failed, 0 unsupported")
 
 
 def test_show_explain_eql_prints_the_eql_search_body(capsys: pytest.CaptureFixture[str]) -> None:

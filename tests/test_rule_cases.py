@@ -25,6 +25,9 @@ RULE_STEMS = (
     "hidden_launch_agent_daemon",
     "installer_package_network",
     "exim4_child_process",
+    "exfiltration_ecr_repository_policy_granted_public_access",
+    "impact_bedrock_api_key_destructive_action",
+    "execution_potential_widespread_malware_infection",
 )
 
 

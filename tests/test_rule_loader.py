@@ -15,13 +15,20 @@ SEEDS = {
     "installer_package_network": ("99239e7d-b0d4-46e3-8609-acafcf99f68c", "eql", None),
     "exim4_child_process": ("6eb862bb-013d-4d4f-a14b-341433ca1a1f", "new_terms", "event.ingested"),
 }
+# Public ES|QL rules shipped beside the seeds for their `runner test` cases (issue #13).
+ESQL_RULES = {
+    "exfiltration_ecr_repository_policy_granted_public_access",
+    "impact_bedrock_api_key_destructive_action",
+    "execution_potential_widespread_malware_infection",
+}
 
 
 def test_seed_rules_load_with_the_fields_the_issue_fixes() -> None:
     rule_set = load_rules([SEED_RULES])
     assert rule_set.errors == ()
     by_stem = {r.stem: r for r in rule_set.rules}
-    assert set(by_stem) == set(SEEDS)
+    assert set(by_stem) == set(SEEDS) | ESQL_RULES
+    assert all(by_stem[stem].type == "esql" for stem in ESQL_RULES)
     for stem, (rule_id, rule_type, override) in SEEDS.items():
         rule = by_stem[stem]
         assert (rule.rule_id, rule.type, rule.timestamp_override) == (rule_id, rule_type, override)

@@ -1,10 +1,13 @@
 """ES|QL on the embedded store: ``FROM`` and the request's window in SQL, the rest in memory.
 
 The documents ``FROM`` names (index patterns), inside the window (``timestamp_override`` with
-the ``@timestamp`` fallback) and matching the request's DSL filters are selected in SQL, with
+the ``@timestamp`` fallback), matching the request's DSL filters and the leading ``WHERE``
+conjuncts that compile exactly (:mod:`runner.embedded.esql_sql`) are selected in SQL, with
 each ``KQL()`` call of the query compiled to SQL beside them (Elasticsearch evaluates
 ``KQL()`` against the indexed documents, before any command changes the rows).  The commands
-then run over those documents in :class:`runner.esql.engine.Engine`.
+then run over those documents in :class:`runner.esql.engine.Engine`; a query that starts
+``WHERE ... | STATS`` of simple forms is aggregated in SQL instead
+(:mod:`runner.embedded.esql_stats_sql`) and only the commands after ``STATS`` run there.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import duckdb
 
 from runner.embedded.catalog import Catalog
 from runner.embedded.dsl_sql import dsl_filter
+from runner.embedded.esql_sql import leading_filter
+from runner.embedded.esql_stats_sql import compile_stats
 from runner.embedded.indices import index_filter
 from runner.embedded.kql_sql import KqlCompiler
 from runner.embedded.plan import all_of, hit_from_row, time_range_filter
@@ -47,7 +52,11 @@ def search_esql(store: Store, request: EsqlRequest, now: datetime | None = None)
         raise StoreError(f"ES|QL search failed: {exc}") from exc
 
 
-def run_esql(con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime) -> Table:
+def run_esql(
+    con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime, *, pushdown: bool = True
+) -> Table:
+    """The query's result table.  ``pushdown=False`` runs every command in the interpreter:
+    no leading ``WHERE`` in the selection, no ``STATS`` in SQL (the rows are the same)."""
     query = request.query
     if request.size is not None:
         query = ast.Query(
@@ -68,8 +77,14 @@ def run_esql(con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime
                 index_filter(query.source.sources),
                 time_range_filter(catalog, request.time_range),
                 *(dsl_filter(catalog, f) for f in request.filters),
+                leading_filter(query, catalog) if pushdown else "true",
             ]
         )
+        plan = compile_stats(query, catalog) if pushdown and not kql_texts else None
+        if plan is not None:
+            # The leading WHERE and STATS run as one GROUP BY; the rest in the interpreter.
+            table = plan.table(con.execute(plan.sql(where)).fetchall())
+            return Engine(query=query, now=now).run_from(table, plan.rest)
         dates = {name for name, info in catalog.fields.items() if info.ms_column}
         dates.add("@timestamp")
         rows = con.execute(

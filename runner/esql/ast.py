@@ -118,6 +118,7 @@ class Like:
     patterns: tuple[str, ...]
     regex: bool = False
     negated: bool = False
+    computed: tuple[Expr, ...] = ()  # patterns given as expressions, evaluated per row
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -38,6 +38,7 @@ from runner.esql.functions import (
 from runner.esql.patterns import GrokError, dissect, dissect_fields, grok, grok_fields
 
 DEFAULT_LIMIT = 1000
+MAX_ROWS = 2_000_000  # rows one command may build in memory
 Row = dict[str, Any]
 KqlTest = Callable[[Row, str], bool]
 
@@ -87,15 +88,23 @@ class Engine:
     query: ast.Query
     now: datetime
     kql: KqlTest | None = None
+    # Fields the source indices map: columns of ``FROM`` even when no document has a value.
+    mapped: tuple[str, ...] = ()
 
     def error(self, message: str) -> EsqlRuntimeError:
         return EsqlRuntimeError(message, query=self.query.text, line=1, column=1)
 
     def run(self, documents: Iterable[Document]) -> Table:
-        table = self._source(documents)
+        return self.run_from(self._source(documents), self.query.commands)
+
+    def run_from(self, table: Table, commands: Sequence[ast.Command]) -> Table:
+        """Run ``commands`` over ``table`` (the query's others already done, e.g. in SQL)."""
         limited = False
-        for command in self.query.commands:
-            table = self._command(command, table)
+        for i, command in enumerate(commands):
+            if isinstance(command, ast.MvExpand):
+                table = self._mv_expand(command.field, table, _row_cap(commands[i + 1 :]))
+            else:
+                table = self._command(command, table)
             limited = limited or isinstance(command, ast.Limit)
         if not limited:
             table.rows = table.rows[:DEFAULT_LIMIT]
@@ -110,11 +119,11 @@ class Engine:
             for assign in source.fields:
                 row[assign.name] = self.eval(assign.expr, row)
             return Table(columns=[a.name for a in source.fields], rows=[row])
-        names: set[str] = set()
+        names: set[str] = set(self.mapped)
         rows: list[Row] = []
         for doc in documents:
             row = dict(doc.fields)
-            names.update(row)
+            names.update(k for k in row if not k.startswith("\0"))  # not internal keys
             if "_id" in source.metadata:
                 row["_id"] = doc.id
             if "_index" in source.metadata:
@@ -138,20 +147,7 @@ class Engine:
                 table.columns = [c for c in table.columns if c != assign.name] + [assign.name]
             return table
         if isinstance(command, ast.Keep):
-            chosen: list[str] = []
-            for pattern in command.patterns:
-                matched = [c for c in table.columns if _matches(pattern, c)]
-                if not matched and "*" not in pattern:
-                    # Without mappings, a field no document has is an empty column (a
-                    # cluster knows it from the mapping, or rejects the query).
-                    matched = [pattern]
-                for name in matched:
-                    if name in chosen and "*" in pattern:
-                        continue
-                    if name in chosen:
-                        chosen.remove(name)
-                    chosen.append(name)
-            table.columns = chosen
+            table.columns = _keep(command.patterns, table.columns)
             return table
         if isinstance(command, ast.Drop):
             table.columns = [
@@ -160,6 +156,8 @@ class Engine:
             return table
         if isinstance(command, ast.Rename):
             for old, new in command.pairs:
+                if old == new:
+                    continue
                 for row in table.rows:
                     row[new] = row.get(old)
                 table.columns = [new if c == old else c for c in table.columns if c != new]
@@ -184,13 +182,18 @@ class Engine:
     def _key(self, expr: ast.Expr) -> Callable[[Row], Any]:
         return lambda row: self.eval(expr, row)
 
-    def _mv_expand(self, name: str, table: Table) -> Table:
+    def _mv_expand(self, name: str, table: Table, cap: int | None = None) -> Table:
         rows: list[Row] = []
         for row in table.rows:
+            if cap is not None and len(rows) >= cap:
+                break
             items = values(row.get(name))
             if len(items) <= 1:
                 rows.append(row)
                 continue
+            if len(rows) + len(items) > MAX_ROWS:
+                # Elasticsearch's circuit breaker stops such a query too.
+                raise self.error(f"MV_EXPAND {name} makes more than {MAX_ROWS} rows")
             for item in items:
                 rows.append({**row, name: item})
         table.rows = rows
@@ -205,66 +208,101 @@ class Engine:
         except GrokError as exc:
             raise self.error(str(exc)) from None
         for row in table.rows:
-            text = single(self.eval(command.input, row))
-            found: Mapping[str, Any] | None = None
-            if text is not None:
+            # Each value of a multi-valued input is parsed; the results are multi-valued.
+            results: dict[str, list[Any]] = {}
+            for text in values(self.eval(command.input, row)):
+                found: Mapping[str, Any] | None
                 if isinstance(command, ast.Grok):
                     found = grok(command.pattern, str(text))
                 else:
                     found = dissect(command.pattern, str(text), command.append_separator)
+                for name, value in (found or {}).items():
+                    results.setdefault(name, []).extend(values(value))
             for name in names:
-                row[name] = found.get(name) if found else None
+                row[name] = pack(results.get(name, []))
         table.columns = [c for c in table.columns if c not in names] + names
         return table
 
     def _stats(self, command: ast.Stats, table: Table) -> Table:
         groups: dict[tuple[Any, ...], list[Row]] = {}
         keys_of: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # A group computed by an expression (BY a = x + y) is a column the aggregates see.
+        aliased = [
+            not (isinstance(g.expr, ast.Field) and g.expr.name == g.name) for g in command.groups
+        ]
+        inline_keys: dict[int, list[tuple[Any, ...]]] = {}
         for row in table.rows:
-            key_values = [values(self.eval(g.expr, row)) or [None] for g in command.groups]
-            for combo in _product(key_values):
+            computed = [self.eval(g.expr, row) for g in command.groups]
+            member = row
+            if any(aliased):
+                member = dict(row)
+                for g, alias, value in zip(command.groups, aliased, computed, strict=True):
+                    if alias:
+                        member[g.name] = value
+            for combo in _product([values(v) or [None] for v in computed]):
                 marker = tuple(_hashable(v) for v in combo)
-                groups.setdefault(marker, []).append(row)
+                groups.setdefault(marker, []).append(member)
                 keys_of[marker] = combo
+                if command.inline:
+                    inline_keys.setdefault(id(row), []).append(marker)
         if not command.groups and not groups:
             groups[()] = []
             keys_of[()] = ()
+        group_names = [g.name for g in command.groups]
+        results: dict[tuple[Any, ...], Row] = {}
+        for marker, members in groups.items():
+            key_row = dict(zip(group_names, keys_of[marker], strict=True))
+            results[marker] = {
+                a.name: self._aggregate(a, members, key_row) for a in command.aggregates
+            }
+        names = [a.name for a in command.aggregates]
+        if command.inline:
+            return self._inline(command, table, results, inline_keys, keys_of)
+        rows: list[Row] = []
+        if len(group_names) == 1 and (None,) in results:
+            # Elasticsearch's single-key block hash gives the null key the first group id.
+            results = {(None,): results[(None,)], **results}
+        for marker, out in results.items():
+            out.update(zip(group_names, keys_of[marker], strict=True))
+            rows.append(out)
+        return Table(columns=_last_wins([*names, *group_names]), rows=rows)
+
+    def _inline(
+        self,
+        command: ast.Stats,
+        table: Table,
+        results: dict[tuple[Any, ...], Row],
+        keys: dict[int, list[tuple[Any, ...]]],
+        keys_of: dict[tuple[Any, ...], tuple[Any, ...]],
+    ) -> Table:
+        """INLINE STATS: every row kept, its group's aggregates and keys added at the end."""
         names = [a.name for a in command.aggregates]
         group_names = [g.name for g in command.groups]
-        if command.inline:
-            by_row: dict[int, Row] = {}
-            for members in groups.values():
-                computed = {a.name: self._aggregate(a, members) for a in command.aggregates}
-                for member in members:
-                    by_row.setdefault(id(member), {}).update(computed)
-            for row in table.rows:
-                row.update(by_row.get(id(row), dict.fromkeys(names)))
-            for g in command.groups:
-                if g.name not in table.columns:
-                    for row in table.rows:
-                        row[g.name] = self.eval(g.expr, row)
-            table.columns = [c for c in table.columns if c not in names] + names
-            return table
-        rows: list[Row] = []
-        for marker, members in groups.items():
-            out: Row = {a.name: self._aggregate(a, members) for a in command.aggregates}
-            for name, value in zip(group_names, keys_of[marker], strict=True):
-                out[name] = value
-            rows.append(out)
-        columns = [n for n in names if n not in group_names] + group_names
-        return Table(columns=columns, rows=rows)
+        out_rows: list[Row] = []
+        for row in table.rows:
+            markers: list[tuple[Any, ...] | None] = [*keys.get(id(row), [])] or [None]
+            for marker in markers:
+                added: Row = dict.fromkeys(names)
+                if marker is not None:
+                    added.update(results.get(marker, {}))
+                    added.update(zip(group_names, keys_of[marker], strict=True))
+                out_rows.append({**row, **added} if len(markers) > 1 else row | added)
+        added_names = _last_wins([*names, *group_names])
+        table.columns = [c for c in table.columns if c not in added_names] + added_names
+        table.rows = out_rows
+        return table
 
-    def _aggregate(self, agg: ast.Aggregate, rows: list[Row]) -> Any:
+    def _aggregate(self, agg: ast.Aggregate, rows: list[Row], key_row: Row | None = None) -> Any:
         if agg.where is not None:
             rows = [r for r in rows if self.eval(agg.where, r) is True]
         expr = agg.expr
         if not isinstance(expr, ast.Call) or expr.name not in _AGGREGATES:
-            # An expression over aggregates, e.g. ROUND(AVG(x), 2)
-            return self.eval(expr, {}, rows=rows)
+            # An expression over aggregates and group keys, e.g. ROUND(AVG(x), 2) + k
+            return self.eval(expr, key_row or {}, rows=rows)
         return self._call_aggregate(expr, rows)
 
     def _call_aggregate(self, call: ast.Call, rows: list[Row]) -> Any:
-        if call.star:
+        if call.star or (call.name == "count" and not call.args):
             return len(rows)
         arg = call.args[0] if call.args else None
         items = [v for r in rows for v in values(self.eval(arg, r))] if arg is not None else []
@@ -286,7 +324,7 @@ class Engine:
         if name == "max":
             return max(items, key=_sort_key)
         if name == "sum":
-            return sum(items)
+            return overflow(sum(items))
         if name == "avg":
             return sum(items) / len(items)
         if name == "median":
@@ -301,7 +339,9 @@ class Engine:
 
     def eval(self, expr: ast.Expr, row: Row, *, rows: list[Row] | None = None) -> Any:
         if isinstance(expr, ast.Literal):
-            return list(expr.value) if isinstance(expr.value, tuple) else expr.value
+            if isinstance(expr.value, tuple):
+                return list(expr.value) if len(expr.value) > 1 else pack(expr.value)
+            return expr.value
         if isinstance(expr, ast.Field):
             if expr.name in row:
                 return row[expr.name]
@@ -339,7 +379,9 @@ class Engine:
             )
         if isinstance(expr, ast.Negate):
             value = single(self.eval(expr.expr, row, rows=rows))
-            return -value if isinstance(value, int | float) else None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return None
+            return overflow(-value)
         if isinstance(expr, ast.IsNull):
             is_null = self.eval(expr.expr, row, rows=rows) is None
             return not is_null if expr.negated else is_null
@@ -354,9 +396,18 @@ class Engine:
             return (not hit) if expr.negated else hit
         if isinstance(expr, ast.Like):
             value = self.eval(expr.expr, row, rows=rows)
+            patterns = list(expr.patterns)
+            for computed in expr.computed:
+                pattern = single(self.eval(computed, row, rows=rows))
+                if pattern is None:
+                    return None
+                patterns.append(str(pattern))
+            if all(p == (".*" if expr.regex else "*") for p in patterns):
+                # Elasticsearch rewrites a match-everything pattern to IS NOT NULL.
+                return (value is None) if expr.negated else (value is not None)
             if value is None or isinstance(value, list):
                 return None
-            hit = any(_like(p, str(value), expr.regex) for p in expr.patterns)
+            hit = any(_like(p, str(value), expr.regex) for p in patterns)
             return (not hit) if expr.negated else hit
         if isinstance(expr, ast.TimeSpan):
             return _span(expr)
@@ -405,6 +456,20 @@ _CASTS = {
 }  # fmt: skip
 
 
+# Commands that keep every row and its order: a LIMIT after them caps the rows before them.
+_ROW_WISE = (ast.Eval, ast.Keep, ast.Drop, ast.Rename, ast.MvExpand, ast.Grok, ast.Dissect)
+
+
+def _row_cap(rest: Sequence[ast.Command]) -> int | None:
+    """How many rows the commands after MV_EXPAND can return at most (None: unbounded)."""
+    for command in rest:
+        if isinstance(command, ast.Limit):
+            return command.count
+        if not isinstance(command, _ROW_WISE):
+            return None
+    return DEFAULT_LIMIT
+
+
 def _literal(expr: ast.Expr) -> Any:
     return expr.value if isinstance(expr, ast.Literal) else None
 
@@ -440,6 +505,31 @@ def _span(span: ast.TimeSpan) -> Span:
     if span.unit in _MONTHS:
         return Span(months=_MONTHS[span.unit] * span.value)
     return Span(delta=timedelta(seconds=_SECONDS[span.unit] * span.value))
+
+
+def _keep(patterns: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """KEEP's columns: a column goes where its strongest pattern is (an exact name over a
+    partial wildcard over ``*``; the rightmost among equals), as Elasticsearch orders them."""
+
+    def strength(pattern: str) -> int:
+        return 2 if "*" not in pattern else (0 if pattern == "*" else 1)
+
+    winner: dict[str, tuple[int, int]] = {}
+    for position, pattern in enumerate(patterns):
+        # Without mappings, a field no document has is an empty column (a cluster knows it
+        # from the mapping, or rejects the query).
+        matched = [c for c in columns if _matches(pattern, c)]
+        if not matched and "*" not in pattern:
+            matched = [pattern]
+        for name in matched:
+            rank = (strength(pattern), position)
+            winner[name] = max(winner.get(name, rank), rank)
+    chosen: list[str] = []
+    for position, pattern in enumerate(patterns):
+        chosen += [c for c in columns if c in winner and winner[c][1] == position]
+        if pattern not in columns and winner.get(pattern, (0, -1))[1] == position:
+            chosen.append(pattern)
+    return chosen
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -520,9 +610,39 @@ def _compare(op: str, left: Any, right: Any) -> bool | None:
         return None
 
 
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+def overflow(value: Any) -> Any:
+    """Integer arithmetic beyond a long is null (Elasticsearch warns)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if _LONG_MIN <= value <= _LONG_MAX else None
+    return value
+
+
+def _last_wins(names: Sequence[str]) -> list[str]:
+    """Output columns when a name repeats: only its last occurrence stays."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for name in reversed(names):
+        if name not in seen:
+            seen.add(name)
+            kept.append(name)
+    return kept[::-1]
+
+
 def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if left is None or right is None or isinstance(left, list) or isinstance(right, list):
         return None
+    if isinstance(right, Span) and isinstance(left, str):
+        left = to_datetime(left)  # a string beside a time span is a date
+    if isinstance(left, Span) and isinstance(right, str):
+        right = to_datetime(right)
+    if left is None or right is None:
+        return None
+    if isinstance(left, Span) and isinstance(right, Span) and op in "+-":
+        sign = 1 if op == "+" else -1
+        return Span(months=left.months + sign * right.months, delta=left.delta + sign * right.delta)
     if isinstance(left, datetime) and isinstance(right, Span) and op in "+-":
         return right.add_to(left, 1 if op == "+" else -1)
     if isinstance(right, datetime) and isinstance(left, Span) and op == "+":
@@ -530,11 +650,11 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if not isinstance(left, int | float) or not isinstance(right, int | float):
         return None
     if op == "+":
-        return left + right
+        return overflow(left + right)
     if op == "-":
-        return left - right
+        return overflow(left - right)
     if op == "*":
-        return left * right
+        return overflow(left * right)
     both_int = isinstance(left, int) and isinstance(right, int)
     if right == 0:
         return None  # Elasticsearch: null and a warning
@@ -558,7 +678,13 @@ def _compiled(pattern: str, regex: bool) -> re.Pattern[str]:
         if regex:
             from runner.embedded.patterns import lucene_to_re2
 
-            found = re.compile(lucene_to_re2(pattern), re.DOTALL)
+            # RE2's \x{10FFFF} (the empty language) is \U0010FFFF in Python's re.
+            python = re.sub(
+                r"\\x\{([0-9A-Fa-f]+)\}",
+                lambda m: f"\\U{int(m.group(1), 16):08x}",
+                lucene_to_re2(pattern),
+            )
+            found = re.compile(python, re.DOTALL)
         else:
             out: list[str] = []
             escaped = False

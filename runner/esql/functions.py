@@ -159,9 +159,9 @@ def _mv_slice(items: list[Any], start: Value, end: Value = None) -> Value:
         s += n
     if e < 0:
         e += n
-    if s < 0 or s >= n or e < s:
+    if s >= n or e < 0 or s > e:
         return None
-    return pack(items[s : min(e, n - 1) + 1])
+    return pack(items[max(s, 0) : min(e, n - 1) + 1])
 
 
 def _mv_dedupe(items: list[Any]) -> Value:
@@ -230,22 +230,33 @@ def _split(text: str, delimiter: str) -> Value:
     return pack(text.split(delimiter)) if delimiter else pack(list(text))
 
 
-def _replace(text: str, regex: str, replacement: str) -> str:
+def _replace(text: str, regex: str, replacement: str) -> Value:
     import re
 
     java_groups = re.sub(r"\$(\d+)", r"\\\1", replacement)
-    return re.sub(regex, java_groups, text)
+    try:
+        return re.sub(regex, java_groups, text)
+    except re.error:
+        return None  # an invalid regex: null, as Elasticsearch (with a warning)
 
 
 def _from_base64(text: str) -> Value:
+    # Java's strict decoder: invalid input, or bytes that are not UTF-8, give null.
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4)).decode("utf-8", "replace")
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode("utf-8")
     except ValueError:
         return None
 
 
-def _url_decode(text: str) -> str:
-    return urllib.parse.unquote_plus(text)
+def _url_decode(text: str) -> Value:
+    import re
+
+    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+        return None  # Java's URLDecoder rejects a malformed escape
+    try:
+        return urllib.parse.unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        return None
 
 
 def _cidr_match(ip: Value, *blocks: Value) -> Value:
@@ -358,24 +369,55 @@ def _date_format(*args: Value) -> Value:
     return date.strftime(java).replace("{ms}", f"{date.microsecond // 1000:03d}")
 
 
+def _json_path(path: str) -> list[str | int] | None:
+    """``$.a.b``, ``a[0]``, ``['a.b'].c``: the keys and indices of a JSON path."""
+    import re
+
+    text = path.strip()
+    text = text[1:] if text.startswith("$") else text
+    parts: list[str | int] = []
+    token = re.compile(r"""\.?([^.\[\]'"]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]""")
+    position = 0
+    while position < len(text):
+        m = token.match(text, position)
+        if m is None:
+            return None
+        name, index, single_quoted, double_quoted = m.groups()
+        if index is not None:
+            parts.append(int(index))
+        else:
+            parts.append(next(p for p in (name, single_quoted, double_quoted) if p is not None))
+        position = m.end()
+    return parts
+
+
+def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        found.setdefault(key, value)
+    return found
+
+
 def _json_extract(text: Value, path: Value) -> Value:
     import json
 
+    parts = _json_path(str(path))
     try:
-        current = json.loads(str(text))
+        current = json.loads(str(text), object_pairs_hook=_first_key_wins)
     except ValueError:
         return None
-    for part in str(path).removeprefix("$").replace("[", ".").replace("]", "").split("."):
-        if not part:
-            continue
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
+    if parts is None:
+        return None
+    for part in parts:
+        in_object = isinstance(current, dict) and isinstance(part, str) and part in current
+        in_array = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if not (in_object or in_array):
             return None
+        current = current[part]
     if current is None:
         return None
+    if isinstance(current, bool):
+        return "true" if current else "false"
     return current if isinstance(current, str) else json.dumps(current, separators=(",", ":"))
 
 
@@ -422,8 +464,8 @@ def _abs(value: Value) -> Value:
 
 
 FUNCTIONS: dict[str, Function] = {
-    "to_lower": _strict(lambda s: str(s).lower()),
-    "to_upper": _strict(lambda s: str(s).upper()),
+    "to_lower": lambda v: pack([str(x).lower() for x in values(v)]),
+    "to_upper": lambda v: pack([str(x).upper() for x in values(v)]),
     "to_string": lambda v: None if v is None else pack([to_string(x) for x in values(v)]),
     "to_str": lambda v: None if v is None else pack([to_string(x) for x in values(v)]),
     "to_integer": lambda v: pack([_to_integer(x) for x in values(v)]),

@@ -189,7 +189,11 @@ class _ToAst(Transformer[Token, Any]):
         return ast.MvExpand(field=children[0].name)
 
     def grok_command(self, children: list[Any]) -> ast.Grok:
-        return ast.Grok(input=children[0], pattern=children[1].value)
+        patterns = [c.value for c in children[1:]]
+        if len(patterns) == 1:
+            return ast.Grok(input=children[0], pattern=patterns[0])
+        # Several patterns: the first that matches, as Elasticsearch combines them.
+        return ast.Grok(input=children[0], pattern="|".join(f"(?:{p})" for p in patterns))
 
     def dissect_command(self, children: list[Any]) -> ast.Dissect:
         separator = ""
@@ -265,12 +269,17 @@ class _ToAst(Transformer[Token, Any]):
         if negated:
             rest = rest[1:]
         regex = rest[0].type == "RLIKE"
-        return ast.Like(
-            expr=expr,
-            patterns=tuple(lit.value for lit in rest[1:]),
-            regex=regex,
-            negated=negated,
-        )
+        patterns = rest[1:]
+        if all(isinstance(p, ast.Literal) and isinstance(p.value, str) for p in patterns):
+            return ast.Like(
+                expr=expr,
+                patterns=tuple(p.value for p in patterns),
+                regex=regex,
+                negated=negated,
+            )
+        # A pattern computed from constants (CONCAT("a", "*"), a name EVAL set to one).
+        return ast.Like(expr=expr, patterns=(), computed=tuple(patterns), regex=regex,
+                        negated=negated)  # fmt: skip
 
     def match(self, children: list[Any]) -> ast.Match:
         field, value = children

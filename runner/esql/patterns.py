@@ -70,6 +70,7 @@ GROK_PATTERNS: Mapping[str, str] = {
 
 _REFERENCE = re.compile(r"%\{(\w+)(?::([\w.@\[\]]+))?(?::(int|float|long|double|boolean))?\}")
 _ATOMIC = re.compile(r"\(\?>")
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<([A-Za-z_][\w.@]*)>")
 
 
 class GrokError(ValueError):
@@ -98,8 +99,15 @@ def compile_grok(pattern: str) -> tuple[re.Pattern[str], tuple[tuple[str, str, s
 
         return _REFERENCE.sub(replace, text)
 
+    def named(m: re.Match[str]) -> str:
+        # An Oniguruma named group written in the pattern itself is a keyword column.
+        group = f"g{len(captures)}"
+        captures.append((group, m.group(1), "keyword"))
+        return f"(?P<{group}>"
+
+    # Named groups of the pattern as written, then the %{NAME:field} references.
+    pattern = _NAMED_GROUP.sub(named, pattern)
     expanded = expand(pattern, 0)
-    expanded = re.sub(r"\(\?<(\w+)>", lambda m: f"(?P<{m.group(1)}>", expanded)
     return re.compile(expanded), tuple(captures)
 
 
@@ -179,6 +187,7 @@ def dissect(pattern: str, text: str, append_separator: str = "") -> dict[str, st
         return None
     position = len(prefix)
     found: dict[str, str] = {}
+    appended: dict[str, list[tuple[int, int, str]]] = {}
     for key, delimiter in zip(keys, delimiters, strict=True):
         last = delimiter == "" and key is keys[-1]
         if last:
@@ -195,10 +204,18 @@ def dissect(pattern: str, text: str, append_separator: str = "") -> dict[str, st
         name = _dissect_name(key)
         if name is None:
             continue
-        if key.lstrip().startswith("+") and name in found:
-            found[name] = found[name] + append_separator + value
+        if key.lstrip().startswith("+"):
+            # %{+name/N}: appended in the order of N, then of appearance.
+            order = key.rsplit("/", 1)[1] if "/" in key else ""
+            rank = int(order) if order.isdigit() else 0
+            if name in found and name not in appended:
+                appended[name] = [(-1, -1, found[name])]  # a plain %{name} before it
+            appended.setdefault(name, []).append((rank, len(appended.get(name, [])), value))
+            found.setdefault(name, "")
         else:
             found[name] = value
     if position < len(text) and delimiters[-1] != "":
         return None
+    for name, parts in appended.items():
+        found[name] = append_separator.join(v for _, _, v in sorted(parts))
     return found

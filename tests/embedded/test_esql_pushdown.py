@@ -1,0 +1,207 @@
+"""ES|QL compiled to SQL on the embedded store gives the interpreter's rows on the same data:
+the leading WHERE (runner/embedded/esql_sql.py) and WHERE + STATS of simple forms
+(runner/embedded/esql_stats_sql.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from runner.embedded.catalog import Catalog
+from runner.embedded.esql_search import run_esql
+from runner.embedded.esql_sql import compile_condition, leading_filter
+from runner.embedded.esql_stats_sql import compile_stats
+from runner.embedded.store import Store
+from runner.esql import parse_esql
+from runner.search import EsqlRequest
+from tests.embedded.conftest import Loader
+
+NOW = datetime(2024, 5, 2, tzinfo=UTC)
+
+DOCS = [
+    {"n": 1, "process": {"name": "bash", "pid": 10, "args": ["-c", "id"]}, "ok": True,
+     "user": {"name": "root"}, "score": 1.5, "msg": "line one\nline two"},
+    {"n": 2, "process": {"name": "BASH", "pid": 20, "args": "-x"}, "ok": False,
+     "user": {"name": "alice"}, "score": 2.5, "msg": "a*b"},
+    {"n": 3, "process": {"name": "python3", "pid": 30}, "ok": True, "score": -1.0,
+     "msg": "100% sure"},
+    {"n": 4, "process": {"name": "python", "pid": 40}, "user": {"name": None}, "msg": "a_b"},
+    {"n": 5, "process": {"pid": 50}, "ok": False, "user": {"name": "bob"}, "score": 0.0},
+    {"n": 6, "process": {"name": "bash", "pid": 60}, "user": {"name": "root"}, "msg": "axb"},
+    {"n": 7, "process": {"name": "zsh", "pid": 70}, "ok": True, "user": {"name": "alice"},
+     "score": 9.25, "code": 5},
+    {"n": 8, "process": {"name": "bash", "pid": 9223372036854775807}, "code": "5"},
+]  # fmt: skip
+
+QUERIES = [
+    'FROM logs-test | WHERE process.name == "bash"',
+    'FROM logs-test | WHERE process.name != "bash" | KEEP n, process.name',
+    "FROM logs-test | WHERE process.pid > 20 AND process.pid <= 50",
+    "FROM logs-test | WHERE 30 < process.pid | KEEP n",
+    "FROM logs-test | WHERE score >= 0 OR process.pid == 40",
+    "FROM logs-test | WHERE ok | KEEP n",
+    "FROM logs-test | WHERE NOT ok | KEEP n",
+    "FROM logs-test | WHERE ok == false | KEEP n",
+    'FROM logs-test | WHERE process.name IN ("bash", "python", null) | KEEP n',
+    'FROM logs-test | WHERE process.name NOT IN ("bash", "python") | KEEP n',
+    "FROM logs-test | WHERE user.name IS NULL | KEEP n",
+    "FROM logs-test | WHERE user.name IS NOT NULL | KEEP n",
+    'FROM logs-test | WHERE process.name LIKE "py*" | KEEP n',
+    'FROM logs-test | WHERE process.name LIKE ("b?sh", "pyth*n") | KEEP n',
+    'FROM logs-test | WHERE msg LIKE "a\\\\*b" | KEEP n',
+    'FROM logs-test | WHERE msg LIKE "a_b" OR msg LIKE "100% *" | KEEP n',
+    'FROM logs-test | WHERE msg LIKE "line*two" | KEEP n',
+    'FROM logs-test | WHERE process.name RLIKE "py.*[0-9]" | KEEP n',
+    'FROM logs-test | WHERE process.name NOT RLIKE "b.*" | KEEP n',
+    'FROM logs-test | WHERE msg RLIKE "line.*" | KEEP n',
+    'FROM logs-test | WHERE process.name NOT LIKE "*" | KEEP n',
+    # a multi-valued field: comparisons over it are null, so these are left to the engine
+    'FROM logs-test | WHERE process.args == "-x" | KEEP n',
+    'FROM logs-test | WHERE process.name == "bash" AND process.args LIKE "-*" | KEEP n',
+    # only the WHERE before EVAL is compiled; the later one runs in memory
+    'FROM logs-test | WHERE process.pid < 60 | EVAL name = process.name | WHERE name == "bash"',
+    'FROM logs-test | WHERE process.name =~ "bash" | STATS c = COUNT(*) BY user.name',
+    "FROM logs-test | WHERE process.pid > 10 | STATS c = COUNT(*), m = MAX(score) BY ok",
+]
+
+
+def _rows(store: Store, text: str, pushdown: bool) -> tuple[list[str], list[list[object]]]:
+    request = EsqlRequest(query=parse_esql(text))
+    with store.connect() as con:
+        table = run_esql(con, request, NOW, pushdown=pushdown)
+    # As `drop_null_columns=true` answers: a column null in every row is not shown (without
+    # KEEP, FROM's columns are the fields of the documents selected, which pushdown narrows).
+    columns = [c for c in table.columns if any(row.get(c) is not None for row in table.rows)]
+    return columns, [[row.get(c) for c in columns] for row in table.rows]
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_compiled_and_interpreted_where_give_the_same_rows(
+    store: Store, load: Loader, text: str
+) -> None:
+    load(DOCS)
+    assert _rows(store, text, pushdown=True) == _rows(store, text, pushdown=False)
+
+
+def test_the_compiled_filter_is_used_and_selects_rows(store: Store, load: Loader) -> None:
+    load(DOCS)
+    query = parse_esql('FROM logs-test | WHERE process.name == "bash" AND process.pid > 10')
+    with store.connect() as con:
+        catalog = Catalog.load(con)
+        sql = leading_filter(query, catalog)
+        assert sql != "true"
+        ns = [r[0] for r in con.execute(f"SELECT n FROM events WHERE {sql} ORDER BY n").fetchall()]
+    assert ns == [6, 8]
+
+
+@pytest.mark.parametrize(
+    ("condition", "compiled"),
+    [
+        ('process.name == "bash"', True),
+        ("process.pid >= 3", True),
+        ('process.name LIKE "b*"', True),
+        ('process.args == "-x"', False),  # a LIST column somewhere
+        ("process.name == 3", False),  # keyword against a number
+        ('process.name =~ "bash"', False),  # case-insensitive equality
+        ('TO_LOWER(process.name) == "bash"', False),  # a function
+        ('@timestamp > "2024-01-01"', False),  # a date: the string is read as a date
+        ('no.such.field == "x"', False),
+        ('process.name LIKE CONCAT("b", "*")', False),  # a computed pattern
+    ],
+)
+def test_which_conditions_compile(
+    store: Store, load: Loader, condition: str, compiled: bool
+) -> None:
+    load(DOCS)
+    where = parse_esql(f"FROM logs-test | WHERE {condition}").commands[0]
+    assert isinstance(where, type(parse_esql("FROM x | WHERE true").commands[0]))
+    with store.connect() as con:
+        catalog = Catalog.load(con)
+    sql = compile_condition(where.condition, catalog)  # type: ignore[union-attr]
+    assert (sql is not None) == compiled, sql
+
+
+EXACT = [
+    'process.name == "bash"',
+    "process.pid > 20 AND process.pid <= 50",
+    "30 < process.pid",
+    "score >= 0 OR process.pid == 40",
+    "NOT ok",
+    'process.name IN ("bash", "python", null)',
+    'process.name NOT IN ("bash", "python")',
+    "user.name IS NULL",
+    'process.name LIKE ("b?sh", "pyth*n")',
+    'msg LIKE "a\\\\*b"',
+    'msg LIKE "a_b" OR msg LIKE "100% *"',
+    'msg LIKE "line*two"',
+    'process.name NOT RLIKE "b.*"',
+    'msg RLIKE "line.*"',
+]
+
+
+@pytest.mark.parametrize("condition", EXACT)
+def test_a_fully_compiled_where_alone_selects_what_the_engine_keeps(
+    store: Store, load: Loader, condition: str
+) -> None:
+    load(DOCS)
+    text = f"FROM logs-test | WHERE {condition} | KEEP n | SORT n"
+    query = parse_esql(text)
+    with store.connect() as con:
+        sql = compile_condition(query.commands[0].condition, Catalog.load(con))  # type: ignore[union-attr]
+        assert sql is not None
+        selected = [
+            r[0] for r in con.execute(f"SELECT n FROM events WHERE {sql} ORDER BY n").fetchall()
+        ]
+    kept = [row[0] for row in _rows(store, text, pushdown=False)[1]]
+    assert selected == kept
+
+
+STATS_IN_SQL = [
+    "FROM logs-test | STATS c = COUNT(*)",
+    "FROM logs-test | STATS c = COUNT(*), n = COUNT(process.name) BY user.name",
+    "FROM logs-test | STATS c = COUNT(), d = COUNT_DISTINCT(process.name) BY ok",
+    "FROM logs-test | STATS lo = MIN(process.pid), hi = MAX(process.name) BY user.name, ok",
+    "FROM logs-test | STATS v = VALUES(process.name), w = VALUES(ok) BY user.name",
+    "FROM logs-test | STATS s = SUM(process.pid) BY user.name",  # overflows to null for bash
+    "FROM logs-test | STATS s = SUM(process.pid), m = MAX(score) BY process.name | SORT s",
+    'FROM logs-test | WHERE process.name LIKE "*sh" AND process.pid < 100 '
+    "| STATS c = COUNT(*) BY user.name | WHERE c > 1",
+    'FROM logs-test | WHERE process.name == "nothing" | STATS c = COUNT(*), m = MIN(score)',
+    "FROM logs-test | WHERE ok | STATS c = COUNT(*) BY process.name | EVAL d = c * 2 | LIMIT 2",
+]
+STATS_IN_MEMORY = [
+    "FROM logs-test | STATS c = COUNT(*) BY process.args",  # a multi-valued key
+    "FROM logs-test | STATS c = COUNT(*) BY code",  # 5 and "5": a mixed column
+    "FROM logs-test | STATS c = COUNT(*) BY k = process.pid % 2",  # a computed key
+    "FROM logs-test | STATS a = AVG(score) BY ok",  # AVG stays in memory
+    "FROM logs-test | STATS c = COUNT(*) WHERE ok BY user.name",  # an aggregate's WHERE
+    'FROM logs-test | WHERE TO_LOWER(process.name) == "bash" | STATS c = COUNT(*)',
+    "FROM logs-test | EVAL x = 1 | STATS c = COUNT(*) BY x",
+    "FROM logs-test | INLINE STATS c = COUNT(*) BY user.name | KEEP n, c",
+]
+
+
+@pytest.mark.parametrize("text", STATS_IN_SQL + STATS_IN_MEMORY)
+def test_stats_in_sql_and_in_memory_give_the_same_rows_in_the_same_order(
+    store: Store, load: Loader, text: str
+) -> None:
+    load(DOCS)
+    request = EsqlRequest(query=parse_esql(text))
+    with store.connect() as con:
+        compiled = run_esql(con, request, NOW, pushdown=True)
+        interpreted = run_esql(con, request, NOW, pushdown=False)
+    assert compiled.columns == interpreted.columns
+    rows = [[r.get(c) for c in compiled.columns] for r in compiled.rows]
+    assert rows == [[r.get(c) for c in interpreted.columns] for r in interpreted.rows]
+    assert rows, "every query here has rows"
+
+
+@pytest.mark.parametrize(("text", "in_sql"), [(t, True) for t in STATS_IN_SQL] + [
+    (t, False) for t in STATS_IN_MEMORY
+])  # fmt: skip
+def test_which_stats_run_in_sql(store: Store, load: Loader, text: str, in_sql: bool) -> None:
+    load(DOCS)
+    with store.connect() as con:
+        plan = compile_stats(parse_esql(text), Catalog.load(con))
+    assert (plan is not None) == in_sql
