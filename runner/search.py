@@ -185,3 +185,53 @@ class EsqlResult:
         return [
             {n: v for n, v in zip(names, row, strict=False) if v is not None} for row in self.values
         ]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalHistoryEntry:
+    """A threshold group alerted before: its terms and the newest event time it covered
+    (Kibana's ``ThresholdSignalHistoryRecord``; later requests skip events up to it)."""
+
+    terms: tuple[tuple[str, TermValue], ...]  # (field, value)
+    last_signal: datetime
+
+    def term_texts(self) -> list[tuple[str, str]]:
+        """Each value as Kibana's template literal writes it (``true``, not ``True``)."""
+        return [
+            (name, ("true" if value else "false") if isinstance(value, bool) else str(value))
+            for name, value in self.terms
+        ]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThresholdRequest:
+    """One page of threshold groups: documents matching the query, filters and window, less
+    those a ``history`` entry covers, grouped by ``fields`` (none: one group of all), keeping
+    groups of at least ``value`` documents (and ``cardinality`` distinct values)."""
+
+    query: KqlQuery
+    fields: tuple[str, ...]
+    value: int
+    time_range: TimeRange
+    indices: tuple[str, ...] = ()
+    filters: tuple[Mapping[str, Any], ...] = ()
+    cardinality_field: str | None = None
+    cardinality_value: int = 0
+    history: tuple[SignalHistoryEntry, ...] = ()
+    after: TermKey | None = None
+    size: int = 10_000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThresholdBucket:
+    key: TermKey  # one value per field, in field order; () without fields
+    count: int
+    min_time: datetime | None
+    max_time: datetime | None
+    cardinality: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThresholdPage:
+    buckets: tuple[ThresholdBucket, ...]
+    after: TermKey | None  # None: no further page

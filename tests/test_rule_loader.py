@@ -126,9 +126,7 @@ def test_missing_required_keys_are_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rule_type", "language", "reason"),
     [
-        ("machine_learning", None, "rule type 'machine_learning' is not supported"),
-        ("threshold", "kuery", "rule type 'threshold' is not supported"),
-        ("threat_match", "kuery", "rule type 'threat_match' is not supported"),
+        ("saved_query", "kuery", "rule type 'saved_query' is not supported"),
         ("query", "lucene", "query rules in language 'lucene' are not supported"),
     ],
 )

@@ -27,6 +27,8 @@ from runner.search import (
     TermKey,
     TermsPage,
     TermsPageRequest,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 
@@ -54,6 +56,10 @@ class EventSource(Protocol):
     def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
         """Source documents by ``_id`` in ``indices`` (ES|QL alerts merge their rows into
         them, as Kibana's ``fetchSourceDocuments``); absent ids are left out."""
+        ...
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        """One page of threshold groups at or over the threshold, in composite order."""
         ...
 
 

@@ -36,6 +36,8 @@ from runner.search import (
     TermKey,
     TermsPage,
     TermsPageRequest,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 
@@ -99,6 +101,12 @@ class ElasticsearchBackend:
 
     def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
         return esql.documents_by_id(self.client, indices, ids)
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        from runner.elastic import threshold
+
+        body = self._events.search(threshold.threshold_search(request))
+        return threshold.threshold_page(body, request)
 
     # --- AlertStore ------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from runner.search import (
     TermsPage,
     TermsPageRequest,
     TermsQuery,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +85,11 @@ class EmbeddedBackend(EmbeddedAlertStore):
         return new_terms.oldest_documents(
             self.store, _scope(request.terms), request.keys, request.time_range
         )
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        from runner.embedded.threshold import threshold_page
+
+        return threshold_page(self.store, request)
 
 
 def _scope(terms: TermsQuery) -> TermsScope:

@@ -35,6 +35,8 @@ from runner.search import (
     TermKey,
     TermsPage,
     TermsPageRequest,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 T = TypeVar("T")
@@ -147,6 +149,9 @@ class FencedBackend:
 
     def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
         return self._backend.documents_by_id(indices, ids)
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        return self._backend.threshold_buckets(request)
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._backend.existing_alert_ids(ids)

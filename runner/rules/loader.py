@@ -31,6 +31,7 @@ from runner.rules.model import (
     UnsupportedRule,
 )
 from runner.rules.overrides import OVERRIDE_KEYS, read_overrides
+from runner.rules.type_params import read_machine_learning, read_threat_match, read_threshold
 from runner.timeutil import TimeParseError, parse_datemath, parse_duration, utcnow
 
 T = TypeVar("T")
@@ -42,7 +43,10 @@ _KNOWN_KEYS = frozenset(
         "severity", "from", "interval", "max_signals", "timestamp_override", "timestamp_field",
         "tiebreaker_field", "event_category_override", "new_terms", "filters", "tags",
         "references", "threat", "note", "setup", "false_positives", "author", "license",
-        "version", "enabled", "building_block_type",
+        "version", "enabled", "building_block_type", "threshold", "threat_index",
+        "threat_query", "threat_language", "threat_filters", "threat_mapping",
+        "threat_indicator_path", "items_per_search", "concurrent_searches",
+        "machine_learning_job_id", "anomaly_threshold",
     }
 ) | OVERRIDE_KEYS  # fmt: skip
 _SEVERITIES = ("low", "medium", "high", "critical")
@@ -208,7 +212,9 @@ class _RuleReader:
         rule_type: str,
         language: str,
     ) -> tuple[Rule | None, list[RuleError]]:
-        query = self.get(rule, "query", str, required=True)
+        machine_learning = rule_type == "machine_learning"
+        # A machine learning rule has no query: its anomalies come from the jobs.
+        query = self.get(rule, "query", str, required=not machine_learning, default="")
         parsed = self._parse_query(query, language) if query is not None else None
         description = self.get(rule, "description", str, required=True, default="")
         risk_score = self.get(rule, "risk_score", int, required=True, default=0)
@@ -220,7 +226,7 @@ class _RuleReader:
                 "rule.severity", f"must be one of {', '.join(_SEVERITIES)}, got {severity!r}"
             )
         # An ES|QL query names its indices in FROM; the rule has no index key.
-        index = self.strings(rule, "index", required=rule_type != "esql")
+        index = self.strings(rule, "index", required=rule_type not in ("esql", "machine_learning"))
         if "index" in rule and not index and not any(e.key == "rule.index" for e in self.errors):
             self.problem("rule.index", "must name at least one index pattern")
         from_ = self.get(rule, "from", str, default=DEFAULT_FROM) or DEFAULT_FROM
@@ -231,6 +237,11 @@ class _RuleReader:
         if max_signals is not None and max_signals < 1:
             self.problem("rule.max_signals", f"must be at least 1, got {max_signals}")
         new_terms = self._new_terms(rule) if rule_type == "new_terms" else None
+        threshold = read_threshold(rule, self.problem) if rule_type == "threshold" else None
+        threat_match = (
+            read_threat_match(rule, self.problem) if rule_type == "threat_match" else None
+        )
+        ml = read_machine_learning(rule, self.problem) if machine_learning else None
         threat = self._threats(rule)
         filters = self._filters(rule)
         overrides = read_overrides(rule, self.problem)
@@ -274,6 +285,9 @@ class _RuleReader:
             building_block_type=optional["building_block_type"],
             overrides=overrides,
             new_terms=new_terms,
+            threshold=threshold,
+            threat_match=threat_match,
+            machine_learning=ml,
             filters=filters,
             tags=tags,
             references=references,

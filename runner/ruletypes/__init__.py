@@ -14,12 +14,13 @@ __all__ = ["kind_of"]
 
 def kind_of(rule: Rule) -> RuleKind:
     """The implementation of ``rule.type`` (imported on first use: no import cycles)."""
-    from runner.ruletypes import classic, esql
+    from runner.ruletypes import classic, esql, threshold
 
     kinds: dict[str, RuleKind] = {
         "eql": classic.EQL,
         "query": classic.QUERY,
         "new_terms": classic.NEW_TERMS,
         "esql": esql.ESQL,
+        "threshold": threshold.THRESHOLD,
     }
     return kinds[rule.type]
