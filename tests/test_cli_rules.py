@@ -16,7 +16,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_rules_list_shows_the_four_seed_rules(capsys: pytest.CaptureFixture[str]) -> None:
+def test_rules_list_shows_the_seed_rules(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--rules", str(SEED_RULES), "rules", "list")
     assert code == 0
     header = out.splitlines()[0]
@@ -33,20 +33,28 @@ def test_global_options_work_after_the_command(capsys: pytest.CaptureFixture[str
 def test_validate_summary_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_rule(tmp_path, "good")
     write_rule(tmp_path, "bad", query="process where process.name = 'x'")
+    (tmp_path / "saved.toml").write_text(
+        '[rule]\nname = "S"\nrule_id = "sq"\ntype = "saved_query"\n'
+    )
     (tmp_path / "ml.toml").write_text(
-        '[rule]\nname = "ML"\nrule_id = "ml"\ntype = "machine_learning"\n'
+        '[rule]\nname = "ML"\nrule_id = "ml"\ntype = "machine_learning"\ndescription = "d"\n'
+        'risk_score = 21\nseverity = "low"\nanomaly_threshold = 75\n'
+        'machine_learning_job_id = "rare_process"\n'
     )
     code, out, err = run(capsys, "rules", "validate", str(tmp_path))
     assert code == 1
-    assert out.strip().endswith("1 loaded, 1 failed, 1 unsupported")
+    assert out.strip().endswith(
+        "2 loaded, 1 failed, 1 unsupported (1 loaded rule(s) run on a cluster only)"
+    )
     assert "bad.toml: rule.query: line 1, column" in err
-    assert "ml.toml: skipped: rule type 'machine_learning' is not supported" in out
+    assert "saved.toml: skipped: rule type 'saved_query' is not supported" in out
+    assert "ml.toml: cluster only (unsupported on the embedded store): machine learning" in out
 
 
 def test_validate_seed_rules_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "validate", str(SEED_RULES))
     assert code == 0
-    assert out.strip().endswith("4 loaded, 0 failed, 0 unsupported")
+    assert out.strip().endswith("5 loaded, 0 failed, 0 unsupported")
 
 
 def test_show_explain_eql_prints_the_eql_search_body(capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,7 +83,7 @@ def test_show_explain_new_terms_prints_both_phases(capsys: pytest.CaptureFixture
 def test_unknown_rule_exits_2_with_candidates(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--rules", str(SEED_RULES), "rules", "show", "process")
     assert code == 2
-    assert "matches 2 rules" in err and "Traceback" not in err
+    assert "matches 3 rules" in err and "Traceback" not in err
 
 
 def test_python_dash_m_and_packaged_seed_rules(tmp_path: Path) -> None:
@@ -90,3 +98,34 @@ def test_python_dash_m_and_packaged_seed_rules(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "installer_package_network" in result.stdout
+
+
+def test_show_explain_threshold_prints_the_composite_aggregation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys, "--rules", str(SEED_RULES), "rules", "show", "process_kill", "--explain"
+    )
+    assert code == 0
+    assert "/_search?allow_no_indices=true&ignore_unavailable=true" in out
+    body = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert body["size"] == 0
+    agg = body["aggs"]["thresholdTerms"]
+    assert agg["composite"] == {
+        "sources": [
+            {"host.id": {"terms": {"field": "host.id"}}},
+            {"process.executable": {"terms": {"field": "process.executable"}}},
+            {"user.name": {"terms": {"field": "user.name"}}},
+        ],
+        "size": 10000,
+    }
+    assert agg["aggs"]["count_check"] == {
+        "bucket_selector": {
+            "buckets_path": {"docCount": "_count"},
+            "script": "params.docCount >= 15",
+        }
+    }
+    assert agg["aggs"]["max_timestamp"] == {"max": {"field": "kibana.combined_timestamp"}}
+    assert "kibana.combined_timestamp" in body["runtime_mappings"]
+    # The signal history's bucket filter is present (empty before any alert).
+    assert {"bool": {"must_not": []}} in body["query"]["bool"]["filter"]

@@ -25,6 +25,7 @@ RULE_STEMS = (
     "hidden_launch_agent_daemon",
     "installer_package_network",
     "exim4_child_process",
+    "impact_process_kill_threshold",
 )
 
 
