@@ -235,3 +235,16 @@ class ThresholdBucket:
 class ThresholdPage:
     buckets: tuple[ThresholdBucket, ...]
     after: TermKey | None  # None: no further page
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IndicatorRequest:
+    """Indicator documents of an indicator match rule, paged in index order (a point in time
+    sorted by ``_shard_doc`` on a cluster).  ``now`` resolves date math in the query on the
+    embedded store (a cluster uses its own clock)."""
+
+    query: KqlQuery
+    indices: tuple[str, ...]
+    filters: tuple[Mapping[str, Any], ...] = ()
+    size: int = 1000
+    now: datetime | None = None

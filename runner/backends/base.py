@@ -7,7 +7,7 @@ alert building) is written once above this, and one contract test suite runs aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -60,6 +61,11 @@ class EventSource(Protocol):
 
     def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
         """One page of threshold groups at or over the threshold, in composite order."""
+        ...
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        """Pages of indicator documents, in a stable order; close the iterator when done
+        (on a cluster it holds a point in time)."""
         ...
 
 

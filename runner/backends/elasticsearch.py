@@ -9,7 +9,7 @@ first primitive called does.  ``setup()`` creates the runner's index templates a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -31,6 +31,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -107,6 +108,11 @@ class ElasticsearchBackend:
 
         body = self._events.search(threshold.threshold_search(request))
         return threshold.threshold_page(body, request)
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        from runner.elastic import indicators
+
+        return indicators.indicator_pages(self.client, self._events, request)
 
     # --- AlertStore ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ opens the file for its own duration only, so other ``runner`` processes can use 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -90,6 +91,11 @@ class EmbeddedBackend(EmbeddedAlertStore):
         from runner.embedded.threshold import threshold_page
 
         return threshold_page(self.store, request)
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        from runner.embedded.indicators import indicator_pages
+
+        return indicator_pages(self.store, request)
 
 
 def _scope(terms: TermsQuery) -> TermsScope:

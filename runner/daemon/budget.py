@@ -15,7 +15,7 @@ settles the fence atomically: an execution either completed or was abandoned, ne
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -30,6 +30,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -152,6 +153,9 @@ class FencedBackend:
 
     def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
         return self._backend.threshold_buckets(request)
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        return self._backend.indicator_pages(request)
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._backend.existing_alert_ids(ids)

@@ -14,7 +14,7 @@ __all__ = ["kind_of"]
 
 def kind_of(rule: Rule) -> RuleKind:
     """The implementation of ``rule.type`` (imported on first use: no import cycles)."""
-    from runner.ruletypes import classic, esql, threshold
+    from runner.ruletypes import classic, esql, indicator_match, threshold
 
     kinds: dict[str, RuleKind] = {
         "eql": classic.EQL,
@@ -22,5 +22,6 @@ def kind_of(rule: Rule) -> RuleKind:
         "new_terms": classic.NEW_TERMS,
         "esql": esql.ESQL,
         "threshold": threshold.THRESHOLD,
+        "threat_match": indicator_match.INDICATOR_MATCH,
     }
     return kinds[rule.type]

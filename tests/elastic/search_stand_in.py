@@ -8,9 +8,10 @@ matching follows Elasticsearch's documented behaviour:
   primary field when the document has it, else the secondary) is evaluated per document, and
   a ``range`` on it is the equivalent "primary in range, or primary missing and secondary in
   range" query;
-- hits: ``size`` (default 10), ``from``, ``sort`` (field order, missing values last),
-  ``search_after``, ``track_total_hits`` (default: count up to 10,000, relation ``gte``
-  beyond);
+- hits: ``size`` (default 10), ``from``, ``sort`` (field order, missing values last;
+  ``_shard_doc`` is index order), ``search_after``, points in time (``POST <index>/_pit``,
+  ``POST /_search`` with ``pit``, ``DELETE /_pit``; an unknown id is a 404),
+  ``track_total_hits`` (default: count up to 10,000, relation ``gte`` beyond);
 - aggregations: ``composite`` with ``terms`` sources (each value of a multi-valued field is a
   bucket of its own, a document lacking a field is in no bucket, buckets in ascending key order
   with numbers before strings, ``size``, ``after``, ``after_key`` = the last bucket's key
@@ -24,6 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,19 +46,55 @@ _SELECTOR = re.compile(r"^\s*params\.(\w+)\s*(>=|>|<=|<|==)\s*(-?[\d.]+)\s*$")
 SOURCE_SEARCH = r"^/(?!runner|\.alerts)[^_/][^/]*/_search$"
 
 
-def serve_search(cluster: FakeCluster, store: Store, now: datetime) -> None:
-    """Answer ``POST <source indices>/_search`` from ``store``."""
+@dataclass
+class PointsInTime:
+    """Open points in time: id -> the index patterns it was opened on."""
+
+    open: dict[str, list[str]] = field(default_factory=dict)
+    opened: int = 0
+
+
+def serve_search(cluster: FakeCluster, store: Store, now: datetime) -> PointsInTime:
+    """Answer ``POST <source indices>/_search`` and the point-in-time APIs from ``store``."""
+    pits = PointsInTime()
+
+    def answer(patterns: list[str], body: dict[str, Any]) -> Reply:
+        try:
+            return Reply(200, search(store, patterns, body, now))
+        except QueryError as exc:
+            return Reply(400, error_body(400, "parsing_exception", exc.reason))
 
     def handle(request: Recorded) -> Reply:
         index = request.path.strip("/").split("/")[0]
-        patterns = [] if index in ("*", "_all") else index.split(",")
-        try:
-            body = search(store, patterns, request.body or {}, now)
-        except QueryError as exc:
-            return Reply(400, error_body(400, "parsing_exception", exc.reason))
-        return Reply(200, body)
+        return answer([] if index in ("*", "_all") else index.split(","), request.body or {})
 
+    def open_pit(request: Recorded) -> Reply:
+        assert request.query.get("keep_alive"), "a point in time needs keep_alive"
+        pits.opened += 1
+        pit_id = f"pit-{pits.opened}"
+        pits.open[pit_id] = request.path.strip("/").split("/")[0].split(",")
+        return Reply(200, {"id": pit_id, "_shards": {"total": 1, "successful": 1, "failed": 0}})
+
+    def pit_search(request: Recorded) -> Reply:
+        body = dict(request.body or {})
+        pit = body.pop("pit", None)
+        if not isinstance(pit, dict) or pit.get("id") not in pits.open:
+            reason = "No search context found for id"
+            return Reply(404, error_body(404, "search_context_missing_exception", reason))
+        reply = answer(pits.open[pit["id"]], body)
+        if reply.status == 200:
+            reply.body["pit_id"] = pit["id"]
+        return reply
+
+    def close_pit(request: Recorded) -> Reply:
+        found = pits.open.pop(str((request.body or {}).get("id")), None) is not None
+        return Reply(200 if found else 404, {"succeeded": found, "num_freed": int(found)})
+
+    cluster.script("POST", r"^/[^_/][^/]*/_pit$", open_pit, repeat_last=True)
+    cluster.script("POST", "/_search", pit_search, repeat_last=True)
+    cluster.script("DELETE", "/_pit", close_pit, repeat_last=True)
     cluster.script("POST", SOURCE_SEARCH, handle, repeat_last=True)
+    return pits
 
 
 def search(
@@ -218,7 +256,10 @@ def _sorted(
         ((name, spec),) = clause.items()
         order = spec.get("order", "asc") if isinstance(spec, Mapping) else spec
         specs.append((name, order == "desc"))
-    keyed = [(h, r, [_sort_value(r(name)) for name, _ in specs]) for h, r in docs]
+    keyed = [
+        (h, r, [position if name == "_shard_doc" else _sort_value(r(name)) for name, _ in specs])
+        for position, (h, r) in enumerate(docs)
+    ]
     for position in reversed(range(len(specs))):
         desc = specs[position][1]
         present = [d for d in keyed if d[2][position] is not None]
