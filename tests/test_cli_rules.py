@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_validate_summary_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFi
 def test_validate_seed_rules_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "validate", str(SEED_RULES))
     assert code == 0
-    assert out.strip().endswith("5 loaded, 0 failed, 0 unsupported")
+    assert out.strip().endswith("6 loaded, 0 failed, 0 unsupported")
 
 
 def test_show_explain_eql_prints_the_eql_search_body(capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,3 +130,32 @@ def test_show_explain_threshold_prints_the_composite_aggregation(
     assert "kibana.combined_timestamp" in body["runtime_mappings"]
     # The signal history's bucket filter is present (empty before any alert).
     assert {"bool": {"must_not": []}} in body["query"]["bool"]["filter"]
+
+
+def explained(out: str) -> list[tuple[str, dict[str, Any]]]:
+    """The ``METHOD PATH`` and JSON body of each request ``--explain`` printed."""
+    found = []
+    for block in out.split("\n# ")[1:]:
+        lines = block.split("\n")
+        body = "\n".join(lines[2:]).strip()
+        found.append((lines[1], json.loads(body) if body else {}))
+    return found
+
+
+def test_show_explain_threat_match_prints_pit_indicator_page_and_event_search(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys, "--rules", str(SEED_RULES), "rules", "show", "indicator_match_hash", "--explain"
+    )
+    assert code == 0
+    (pit, _), (page_target, page), (events_target, events) = explained(out)
+    assert pit == "POST /filebeat-*,logs-ti_*/_pit?keep_alive=5m&ignore_unavailable=true"
+    assert page_target == "POST /_search"
+    assert page["sort"] == ["_shard_doc"] and page["size"] == 9000
+    assert page["pit"] == {"id": "<point in time id>", "keep_alive": "5m"}
+    filters = page["query"]["bool"]["filter"]
+    assert {"match_phrase": {"event.kind": "enrichment"}} in filters
+    assert events_target.startswith("POST /auditbeat-*,endgame-*,filebeat-*,logs-*,winlogbeat-*/")
+    should = events["query"]["bool"]["filter"][-2]["bool"]["should"]
+    assert {"terms": {"process.hash.sha256": ["<threat.indicator.file.hash.sha256>"]}} in should

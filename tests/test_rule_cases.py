@@ -26,6 +26,7 @@ RULE_STEMS = (
     "installer_package_network",
     "exim4_child_process",
     "impact_process_kill_threshold",
+    "threat_intel_indicator_match_hash",
 )
 
 
