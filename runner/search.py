@@ -248,3 +248,21 @@ class IndicatorRequest:
     filters: tuple[Mapping[str, Any], ...] = ()
     size: int = 1000
     now: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyRequest:
+    """Anomaly records of machine learning jobs scoring at least ``threshold`` with a
+    ``timestamp`` in ``[start, end]``, best first (Kibana's ``buildAnomalyQuery``)."""
+
+    job_ids: tuple[str, ...]
+    threshold: int
+    start: datetime
+    end: datetime
+    size: int = 100
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyResult:
+    hits: tuple[Hit, ...]
+    total: int  # all records that qualified (more than ``hits`` when over the size)

@@ -159,3 +159,23 @@ def test_show_explain_threat_match_prints_pit_indicator_page_and_event_search(
     assert events_target.startswith("POST /auditbeat-*,endgame-*,filebeat-*,logs-*,winlogbeat-*/")
     should = events["query"]["bool"]["filter"][-2]["bool"]["should"]
     assert {"terms": {"process.hash.sha256": ["<threat.indicator.file.hash.sha256>"]}} in should
+
+
+def test_show_explain_machine_learning_prints_the_anomaly_search(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ml.toml").write_text(
+        '[rule]\nname = "Rare process"\nrule_id = "ml"\ntype = "machine_learning"\n'
+        'description = "d"\nrisk_score = 21\nseverity = "low"\nanomaly_threshold = 75\n'
+        'machine_learning_job_id = ["job_a", "job_b"]\n'
+    )
+    code, out, _ = run(capsys, "--rules", str(tmp_path), "rules", "show", "ml", "--explain")
+    assert code == 0
+    ((target, body),) = explained(out)
+    assert target == "POST /.ml-anomalies-*/_search"
+    assert body["size"] == 100 and body["sort"] == [{"record_score": {"order": "desc"}}]
+    must = body["query"]["bool"]["filter"][2]["bool"]["must"]
+    assert must[1] == {"range": {"record_score": {"gte": 75}}}
+    assert must[2] == {
+        "query_string": {"analyze_wildcard": False, "query": "job_id:job_a OR job_id:job_b"}
+    }

@@ -16,6 +16,8 @@ from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 if TYPE_CHECKING:
     from runner.notify.model import NotifyHook
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
@@ -66,6 +68,10 @@ class EventSource(Protocol):
     def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
         """Pages of indicator documents, in a stable order; close the iterator when done
         (on a cluster it holds a point in time)."""
+        ...
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        """Machine learning anomaly records (a cluster's; the embedded store has none)."""
         ...
 
 

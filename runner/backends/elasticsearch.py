@@ -25,6 +25,8 @@ from runner.elastic.store import ElasticAlertStore, IndexNames
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.notify.model import NotifyHook
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
@@ -113,6 +115,13 @@ class ElasticsearchBackend:
         from runner.elastic import indicators
 
         return indicators.indicator_pages(self.client, self._events, request)
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        from runner.elastic.anomalies import anomaly_search, total_hits
+        from runner.elastic.responses import search_hits
+
+        body = self._events.search(anomaly_search(request))
+        return AnomalyResult(hits=search_hits(body), total=total_hits(body))
 
     # --- AlertStore ------------------------------------------------------------------------
 

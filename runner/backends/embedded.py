@@ -15,6 +15,8 @@ from runner.backends.embedded_alerts import EmbeddedAlertStore
 from runner.embedded.search import search_eql, search_kql
 from runner.embedded.store import Store
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
@@ -96,6 +98,12 @@ class EmbeddedBackend(EmbeddedAlertStore):
         from runner.embedded.indicators import indicator_pages
 
         return indicator_pages(self.store, request)
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        from runner.errors import UnsupportedOnStore
+        from runner.rules.model import ML_EMBEDDED_REASON
+
+        raise UnsupportedOnStore(ML_EMBEDDED_REASON)
 
 
 def _scope(terms: TermsQuery) -> TermsScope:

@@ -24,6 +24,8 @@ from runner.errors import RunnerError
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.notify.model import NotifyHook
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
@@ -153,6 +155,9 @@ class FencedBackend:
 
     def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
         return self._backend.threshold_buckets(request)
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        return self._backend.search_anomalies(request)
 
     def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
         return self._backend.indicator_pages(request)

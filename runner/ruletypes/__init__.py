@@ -14,7 +14,7 @@ __all__ = ["kind_of"]
 
 def kind_of(rule: Rule) -> RuleKind:
     """The implementation of ``rule.type`` (imported on first use: no import cycles)."""
-    from runner.ruletypes import classic, esql, indicator_match, threshold
+    from runner.ruletypes import classic, esql, indicator_match, machine_learning, threshold
 
     kinds: dict[str, RuleKind] = {
         "eql": classic.EQL,
@@ -23,5 +23,6 @@ def kind_of(rule: Rule) -> RuleKind:
         "esql": esql.ESQL,
         "threshold": threshold.THRESHOLD,
         "threat_match": indicator_match.INDICATOR_MATCH,
+        "machine_learning": machine_learning.MACHINE_LEARNING,
     }
     return kinds[rule.type]

@@ -193,12 +193,26 @@ def _resolver(hit: Hit, runtime: Mapping[str, tuple[str, str]]) -> Resolver:
     return resolve
 
 
+_FIELD_TERMS = re.compile(r"^\s*[\w.@]+:[^\s:()]+(\s+OR\s+[\w.@]+:[^\s:()]+)*\s*$")
+
+
 def _rewrite(query: Any, runtime: Mapping[str, tuple[str, str]]) -> Any:
-    """A ``range`` on a combined-timestamp runtime field as the equivalent plain query."""
+    """A ``range`` on a combined-timestamp runtime field as the equivalent plain query, and a
+    ``query_string`` of ``field:value`` terms joined by ``OR`` (what Kibana's anomaly search
+    sends) as the ``term`` queries it means."""
     if isinstance(query, list):
         return [_rewrite(q, runtime) for q in query]
     if not isinstance(query, Mapping):
         return query
+    if "query_string" in query and _FIELD_TERMS.match(query["query_string"].get("query", "")):
+        text = query["query_string"]["query"]
+        terms = [part.split(":", 1) for part in text.split(" OR ")]
+        return {
+            "bool": {
+                "should": [{"term": {f.strip(): v.strip()}} for f, v in terms],
+                "minimum_should_match": 1,
+            }
+        }
     if "range" in query and len(query["range"]) == 1:
         ((name, bounds),) = query["range"].items()
         if name in runtime:
