@@ -21,7 +21,13 @@ def test_seed_rules_load_with_the_fields_the_issue_fixes() -> None:
     rule_set = load_rules([SEED_RULES])
     assert rule_set.errors == ()
     by_stem = {r.stem: r for r in rule_set.rules}
-    assert set(by_stem) == set(SEEDS)
+    # Beside the four seed rules: one public threshold and one indicator match rule.
+    assert set(by_stem) == set(SEEDS) | {
+        "impact_process_kill_threshold",
+        "threat_intel_indicator_match_hash",
+    }
+    assert by_stem["impact_process_kill_threshold"].type == "threshold"
+    assert by_stem["threat_intel_indicator_match_hash"].type == "threat_match"
     for stem, (rule_id, rule_type, override) in SEEDS.items():
         rule = by_stem[stem]
         assert (rule.rule_id, rule.type, rule.timestamp_override) == (rule_id, rule_type, override)
