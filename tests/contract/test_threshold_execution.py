@@ -220,22 +220,37 @@ def test_two_fields_and_array_values(side: Side, tmp_path: Path) -> None:
     assert sorted(found) == [(["alice", "10.0.0.1"], 2), (["root", "10.0.0.1"], 2)]
 
 
-def test_overlapping_windows_do_not_alert_a_group_twice(side: Side, tmp_path: Path) -> None:
-    load(side, tmp_path, [auth("a1", 5), auth("a2", 6), auth("a3", 7)])
-    r = rule(tmp_path, 'field = ["user.name"]\nvalue = 3')
+@pytest.mark.parametrize("override", [None, "event.ingested"])
+def test_overlapping_windows_do_not_alert_a_group_twice(
+    side: Side, tmp_path: Path, override: str | None
+) -> None:
+    """With an override the history's time filter is on the combined timestamp (a runtime
+    field on a cluster)."""
+    extra = {"timestamp_override": override} if override else {}
+
+    def burst(*minutes: float, prefix: str) -> list[dict[str, Any]]:
+        # Ingested 30 s after they happened: the override, when set, is what counts.
+        return [
+            auth(f"{prefix}{n}", m, ingested=m + 0.5 if override else None)
+            for n, m in enumerate(minutes)
+        ]
+
+    load(side, tmp_path, burst(5, 6, 7, prefix="a"))
+    r = rule(tmp_path, 'field = ["user.name"]\nvalue = 3', **extra)
     (first,) = Executor(backend=side.backend, clock=lambda: NOW).run(r, NOW)
     assert first.alerts_created == 1
-    later = NOW + timedelta(minutes=5)  # its window [12:05, 12:14] still holds a1..a3
+    later = NOW + timedelta(minutes=5)  # its window [12:05, 12:14] still holds a0..a2
     (second,) = Executor(backend=side.backend, clock=lambda: later).run(r, later)
     assert second.alerts_created == 0
     # Three newer failures form a new group of three: it alerts, counting only those.
-    load(side, tmp_path, [auth("a4", 12), auth("a5", 13), auth("a6", 13.5)])
+    load(side, tmp_path, burst(12, 13, 13.5, prefix="b"))
     latest = later + timedelta(minutes=5)
     (third,) = Executor(backend=side.backend, clock=lambda: latest).run(r, latest)
     assert third.alerts_created == 1
     newest = max(alerts(side.backend, r), key=lambda a: a["kibana.alert.original_time"])
     assert newest["kibana.alert.threshold_result"]["count"] == 3
-    assert newest["kibana.alert.threshold_result"]["from"] == "2024-05-01T12:12:00.000Z"
+    start = "2024-05-01T12:12:30.000Z" if override else "2024-05-01T12:12:00.000Z"
+    assert newest["kibana.alert.threshold_result"]["from"] == start
 
 
 def test_cap_writes_max_signals_and_reports_it(side: Side, tmp_path: Path) -> None:
