@@ -263,6 +263,22 @@ class AnomalyRequest:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class MlJobState:
+    """A machine learning job as Kibana's ``jobsSummary`` reports it."""
+
+    job_id: str
+    name: str  # custom_settings.security_app_display_name, else the id
+    job_state: str
+    datafeed_state: str  # "" without a datafeed
+
+    @property
+    def started(self) -> bool:
+        """Kibana's ``isJobStarted``: job and datafeed both started (or opened)."""
+        enabled = ("started", "opened")
+        return self.job_state in enabled and self.datafeed_state in enabled
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AnomalyResult:
     hits: tuple[Hit, ...]
     total: int  # all records that qualified (more than ``hits`` when over the size)

@@ -26,6 +26,7 @@ from runner.search import (
     Hit,
     IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
@@ -72,6 +73,11 @@ class EventSource(Protocol):
 
     def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
         """Machine learning anomaly records (a cluster's; the embedded store has none)."""
+        ...
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        """The state of these machine learning jobs and their datafeeds (unknown ids are
+        left out)."""
         ...
 
 

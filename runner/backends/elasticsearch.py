@@ -35,6 +35,7 @@ from runner.search import (
     Hit,
     IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
@@ -122,6 +123,11 @@ class ElasticsearchBackend:
 
         body = self._events.search(anomaly_search(request))
         return AnomalyResult(hits=search_hits(body), total=total_hits(body))
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        from runner.elastic.anomalies import ml_jobs
+
+        return ml_jobs(self.client, job_ids)
 
     # --- AlertStore ------------------------------------------------------------------------
 

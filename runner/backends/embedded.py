@@ -25,6 +25,7 @@ from runner.search import (
     Hit,
     IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
@@ -100,6 +101,12 @@ class EmbeddedBackend(EmbeddedAlertStore):
         return indicator_pages(self.store, request)
 
     def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        from runner.errors import UnsupportedOnStore
+        from runner.rules.model import ML_EMBEDDED_REASON
+
+        raise UnsupportedOnStore(ML_EMBEDDED_REASON)
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
         from runner.errors import UnsupportedOnStore
         from runner.rules.model import ML_EMBEDDED_REASON
 

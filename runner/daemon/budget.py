@@ -34,6 +34,7 @@ from runner.search import (
     Hit,
     IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
@@ -158,6 +159,9 @@ class FencedBackend:
 
     def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
         return self._backend.search_anomalies(request)
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        return self._backend.ml_jobs(job_ids)
 
     def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
         return self._backend.indicator_pages(request)

@@ -8,14 +8,16 @@ at least the rule's ``anomaly_threshold``, ``job_id`` one of the rule's jobs; ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from runner.elastic.client import ElasticClient
 from runner.elastic.requests import NativeRequest
-from runner.search import AnomalyRequest
+from runner.search import AnomalyRequest, MlJobState
 
 RESULTS_INDEX = ".ml-anomalies-*"
 
-__all__ = ["RESULTS_INDEX", "anomaly_search", "total_hits"]
+__all__ = ["RESULTS_INDEX", "anomaly_search", "ml_jobs", "total_hits"]
 
 
 def _ms(value: Any) -> int:
@@ -52,6 +54,37 @@ def anomaly_search(request: AnomalyRequest) -> NativeRequest:
         body=body,
         description="machine learning: anomaly records of the rule's jobs over the threshold",
     )
+
+
+def ml_jobs(client: ElasticClient, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+    """Kibana's ``jobsSummary`` for these jobs: each job's state and its datafeed's, from the
+    job and datafeed configuration and statistics APIs (all jobs are listed and the wanted
+    ones kept, so an unknown id is left out rather than a 404)."""
+    params = "?allow_no_match=true"
+    jobs = client.request("GET", f"/_ml/anomaly_detectors{params}").body.get("jobs") or []
+    job_stats = client.request("GET", f"/_ml/anomaly_detectors/_stats{params}").body
+    feeds = client.request("GET", f"/_ml/datafeeds{params}").body.get("datafeeds") or []
+    feed_stats = client.request("GET", f"/_ml/datafeeds/_stats{params}").body
+    job_state = {j.get("job_id"): j.get("state", "") for j in job_stats.get("jobs") or []}
+    feed_state = {
+        f.get("datafeed_id"): f.get("state", "") for f in feed_stats.get("datafeeds") or []
+    }
+    feed_of = {f.get("job_id"): f.get("datafeed_id") for f in feeds}
+    found = []
+    for job in jobs:
+        job_id = job.get("job_id")
+        if job_id not in job_ids:
+            continue
+        settings = job.get("custom_settings") or {}
+        found.append(
+            MlJobState(
+                job_id=str(job_id),
+                name=str(settings.get("security_app_display_name") or job_id),
+                job_state=str(job_state.get(job_id, "")),
+                datafeed_state=str(feed_state.get(feed_of.get(job_id), "")),
+            )
+        )
+    return tuple(found)
 
 
 def total_hits(body: dict[str, Any]) -> int:

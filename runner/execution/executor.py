@@ -137,6 +137,7 @@ class Executor:
         warnings = [MAX_SIGNALS_WARNING] if capped else []
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
+        warnings += batch.warnings
         status: Status = "partial failure" if warnings else "succeeded"
         message = " ".join(warnings)
         if outcome.failed:

@@ -9,6 +9,10 @@ nested ECS fields holding their values (their dotted top-level copies removed), 
 ``@timestamp`` is the record's ``timestamp``.  Alert ids come from the record's index and id, so
 overlapping windows never alert a record twice.
 
+Before the search, as Kibana, the jobs' state is read: a job that is missing or whose job or
+datafeed is not started makes the execution a partial failure with Kibana's "ML jobs are not
+started" warning (the anomalies found are still alerted).
+
 The embedded store has no machine learning jobs: there the window fails with that reason
 (``rules validate`` lists these rules as cluster only).
 """
@@ -24,6 +28,7 @@ from runner.alerts import build_event_alert
 from runner.backends.base import Backend
 from runner.elastic.anomalies import anomaly_search
 from runner.elastic.requests import NativeRequest
+from runner.errors import PermissionDenied
 from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch, Fresh
 from runner.execution.model import Window
 from runner.rules.model import Rule
@@ -82,19 +87,44 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
     current[parts[-1]] = value
 
 
+def job_warnings(backend: Backend, rule: Rule) -> tuple[str, ...]:
+    """Kibana's warning when a job of the rule is missing or not started (job and datafeed
+    both ``started``/``opened``); the anomalies are still read.  A cluster that refuses the ML
+    APIs to this user (403) gives a warning, not a failure."""
+    ml = rule.machine_learning
+    assert ml is not None
+    try:
+        jobs = [j for j in backend.ml_jobs(ml.job_ids) if j.job_id in ml.job_ids]
+    except PermissionDenied as exc:
+        return (f"The state of the ML jobs could not be read: {exc}",)
+    if jobs and all(j.started for j in jobs):
+        return ()
+    lines = ["ML jobs are not started"] + [
+        f'Job ID: "{j.job_id}". Job name: "{j.name}". Job status: "{j.job_state}". '
+        f'Datafeed status: "{j.datafeed_state}"'
+        for j in jobs
+    ]
+    return ("\n".join(lines),)
+
+
 class MachineLearningKind:
     name = "machine_learning"
 
     def candidates(
         self, backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
     ) -> CandidateBatch:
+        warnings = job_warnings(backend, rule)
         result = backend.search_anomalies(anomaly_request(rule, window.start, window.end))
         found = []
         for record in result.hits:
             hit = Hit(index=record.index, id=record.id, source=ecs_anomaly(record.source))
             alert = build_event_alert(rule, hit, **stamp.kwargs())
             found.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
-        return CandidateBatch(candidates=tuple(fresh(found)), more=result.total > rule.max_signals)
+        return CandidateBatch(
+            candidates=tuple(fresh(found)),
+            more=result.total > rule.max_signals,
+            warnings=warnings,
+        )
 
     def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
         start = parse_datemath(rule.from_, end)

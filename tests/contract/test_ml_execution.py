@@ -22,7 +22,7 @@ from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.ruletypes.machine_learning import ecs_anomaly
 from tests.elastic.conftest import FAST_RETRY
-from tests.elastic.fake_cluster import FakeCluster
+from tests.elastic.fake_cluster import FakeCluster, Reply, error_body
 from tests.elastic.search_stand_in import serve_search
 
 NOW = datetime(2024, 5, 1, 12, 15, tzinfo=UTC)
@@ -71,9 +71,40 @@ def record(
     }  # fmt: skip
 
 
-def cluster_run(tmp: Path, docs: list[dict[str, Any]], r: Rule, *nows: datetime) -> tuple[
-    list[Any], list[dict[str, Any]]
-]:  # fmt: skip
+STARTED = {"rare_process": ("opened", "started"), "rare_parent": ("opened", "started")}
+
+
+def serve_ml_jobs(cluster: FakeCluster, jobs: dict[str, tuple[str, str]]) -> None:
+    """The ML job and datafeed APIs (configs and stats) for ``{job_id: (job, datafeed state)}``;
+    a datafeed state of "" means the job has no datafeed."""
+    configs = [
+        {"job_id": j, "custom_settings": {"security_app_display_name": f"Rare {j}"}} for j in jobs
+    ]
+    feeds = [{"datafeed_id": f"datafeed-{j}", "job_id": j} for j, (_, f) in jobs.items() if f]
+    replies = {
+        "/_ml/anomaly_detectors": {"count": len(configs), "jobs": configs},
+        "/_ml/anomaly_detectors/_stats": {
+            "count": len(jobs), "jobs": [{"job_id": j, "state": s} for j, (s, _) in jobs.items()]
+        },
+        "/_ml/datafeeds": {"count": len(feeds), "datafeeds": feeds},
+        "/_ml/datafeeds/_stats": {
+            "count": len(feeds),
+            "datafeeds": [{"datafeed_id": f"datafeed-{j}", "state": f}
+                          for j, (_, f) in jobs.items() if f],
+        },
+    }  # fmt: skip
+    for path, body in replies.items():
+        cluster.script("GET", path, Reply(200, body), repeat_last=True)
+
+
+def cluster_run(
+    tmp: Path,
+    docs: list[dict[str, Any]],
+    r: Rule,
+    *nows: datetime,
+    jobs: dict[str, tuple[str, str]] | None = None,
+    ml_forbidden: bool = False,
+) -> tuple[list[Any], list[dict[str, Any]]]:
     store = Store(tmp / "results.duckdb")
     path = tmp / "records.ndjson"
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
@@ -81,6 +112,12 @@ def cluster_run(tmp: Path, docs: list[dict[str, Any]], r: Rule, *nows: datetime)
     cluster = FakeCluster().start()
     cluster.enable_store()
     serve_search(cluster, store, NOW)
+    if ml_forbidden:
+        reason = "action [cluster:monitor/xpack/ml/job/get] is unauthorized for user [runner]"
+        forbidden = Reply(403, error_body(403, "security_exception", reason))
+        cluster.script("GET", "^/_ml/.*$", forbidden, repeat_last=True)
+    else:
+        serve_ml_jobs(cluster, STARTED if jobs is None else jobs)
     try:
         with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as backend:
             records = [
@@ -136,6 +173,29 @@ def test_best_scores_are_kept_at_the_cap_and_windows_do_not_repeat(tmp_path: Pat
     # The next window still holds all three; as in Kibana the search takes the best
     # max_signals records only (no paging), the two already alerted: both are duplicates.
     assert (second.alerts_created, second.duplicates, second.capped) == (0, 2, True)
+
+
+def test_jobs_not_started_warn_and_still_alert(tmp_path: Path) -> None:
+    r = rule(tmp_path)
+    jobs = {"rare_process": ("closed", "stopped"), "rare_dns": ("opened", "started")}
+    (rec,), alerts = cluster_run(tmp_path, [record("hit", 10, 80)], r, NOW, jobs=jobs)
+    assert (rec.status, rec.alerts_created) == ("partial failure", 1)
+    # rare_parent is missing, rare_process stopped; rare_dns is not the rule's job.
+    assert rec.message == (
+        "ML jobs are not started\n"
+        'Job ID: "rare_process". Job name: "Rare rare_process". Job status: "closed". '
+        'Datafeed status: "stopped"'
+    )
+    assert len(alerts) == 1
+
+
+def test_ml_apis_refused_warn_and_still_alert(tmp_path: Path) -> None:
+    r = rule(tmp_path)
+    (rec,), alerts = cluster_run(tmp_path, [record("hit", 10, 80)], r, NOW, ml_forbidden=True)
+    assert (rec.status, rec.alerts_created) == ("partial failure", 1)
+    assert rec.message.startswith("The state of the ML jobs could not be read:")
+    assert "unauthorized" in rec.message
+    assert len(alerts) == 1
 
 
 def test_embedded_store_fails_the_window_with_the_reason(tmp_path: Path) -> None:
