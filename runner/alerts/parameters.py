@@ -61,13 +61,14 @@ def _type_parameters(rule: Rule) -> dict[str, Any]:
     """Threshold, indicator match and machine learning parameters, as Kibana names them."""
     found: dict[str, Any] = {}
     if rule.threshold is not None:
-        found["threshold"] = {
-            "cardinality": [
+        # Kibana normalizes `field` to an array and leaves out a cardinality not given.
+        threshold: dict[str, Any] = {"field": list(rule.threshold.fields)}
+        if rule.threshold.cardinality:
+            threshold["cardinality"] = [
                 {"field": c.field, "value": c.value} for c in rule.threshold.cardinality
-            ],
-            "field": list(rule.threshold.fields),
-            "value": rule.threshold.value,
-        }
+            ]
+        threshold["value"] = rule.threshold.value
+        found["threshold"] = dict(sorted(threshold.items()))
     if rule.threat_match is not None:
         threat = rule.threat_match
         found.update(

@@ -146,7 +146,6 @@ def test_groups_at_the_threshold_alert_with_kibana_shape(side: Side, tmp_path: P
     assert alert["kibana.alert.rule.type"] == "threshold"
     assert alert["kibana.alert.rule.rule_type_id"] == "siem.thresholdRule"
     assert alert["kibana.alert.rule.parameters"]["threshold"] == {
-        "cardinality": [],
         "field": ["user.name"],
         "value": 3,
     }
@@ -177,6 +176,9 @@ def test_cardinality_condition(side: Side, tmp_path: Path) -> None:
     result = alert["kibana.alert.threshold_result"]
     assert result["terms"] == [{"field": "user.name", "value": "alice"}]
     assert result["cardinality"] == [{"field": "source.ip", "value": 2}]
+    assert alert["kibana.alert.rule.parameters"]["threshold"]["cardinality"] == [
+        {"field": "source.ip", "value": 2}
+    ]
     assert result["count"] == 3
 
 
