@@ -16,7 +16,6 @@ from runner.eql import parse_eql
 from runner.errors import QueryError, RuleError
 from runner.esql import parse_esql
 from runner.kql import parse_kql
-from runner.rules.filters import filter_query
 from runner.rules.model import (
     DEFAULT_FROM,
     DEFAULT_INTERVAL,
@@ -31,7 +30,12 @@ from runner.rules.model import (
     UnsupportedRule,
 )
 from runner.rules.overrides import OVERRIDE_KEYS, read_overrides
-from runner.rules.type_params import read_machine_learning, read_threat_match, read_threshold
+from runner.rules.type_params import (
+    read_filters,
+    read_machine_learning,
+    read_threat_match,
+    read_threshold,
+)
 from runner.timeutil import TimeParseError, parse_datemath, parse_duration, utcnow
 
 T = TypeVar("T")
@@ -401,27 +405,7 @@ class _RuleReader:
         return ThreatEntry(id=ident, name=name, reference=reference)
 
     def _filters(self, rule: Mapping[str, Any]) -> tuple[RuleFilter, ...]:
-        raw = self.get(rule, "filters", list, default=[]) or []
-        found: list[RuleFilter] = []
-        for position, item in enumerate(raw):
-            key = f"rule.filters[{position}]"
-            if not isinstance(item, Mapping):
-                self.problem(key, "expected a table")
-                continue
-            meta = item.get("meta", {})
-            meta = meta if isinstance(meta, Mapping) else {}
-            query = filter_query(item)
-            if not query:
-                self.problem(key, "filter has no query")
-                continue
-            found.append(
-                RuleFilter(
-                    query=dict(query),
-                    negate=bool(meta.get("negate", False)),
-                    disabled=bool(meta.get("disabled", False)),
-                )
-            )
-        return tuple(found)
+        return read_filters(rule, "filters", self.problem) or ()
 
 
 def _toml_type(python_names: str) -> str:
