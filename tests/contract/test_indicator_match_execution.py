@@ -290,3 +290,42 @@ def test_cap_writes_max_signals_and_reports_it(side: Side, tmp_path: Path) -> No
     (record,) = Executor(backend=side.backend, clock=lambda: NOW).run(r, NOW)
     assert (record.status, record.alerts_created, record.capped) == ("partial failure", 2, True)
     assert len(alerts(side.backend, r)) == 2
+
+
+def test_both_backends_give_the_same_alerts(tmp_path: Path) -> None:
+    docs = [
+        indicator("i-md5", md5="aaa111"),
+        indicator("i-ip", ip="203.0.113.9", port=4444),
+        event("e-1", 2, md5="aaa111"),
+        event("e-2", 3, ip="203.0.113.9", port=4444, md5="aaa111"),
+        event("e-3", 4, ip="203.0.113.9", port=80),
+    ]
+    found: list[list[tuple[str, str]]] = []
+    for kind in ("embedded", "cluster"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        store = Store(folder / "events.duckdb")
+        r = rule(folder, "items_per_search = 1")
+        cluster = None
+        if kind == "embedded":
+            backend: Backend = EmbeddedBackend(store)
+        else:
+            cluster = FakeCluster().start()
+            cluster.enable_store()
+            serve_search(cluster, store, NOW)
+            backend = ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY)
+        try:
+            load(Side(kind=kind, backend=backend, store=store), folder, docs)
+            Executor(backend=backend, clock=lambda: NOW).run(r, NOW)
+            found.append(
+                sorted(
+                    (a["kibana.alert.uuid"], json.dumps(a["threat"]["enrichments"], sort_keys=True))
+                    for a in backend.list_alerts(rule_ids=[r.rule_id])
+                )
+            )
+        finally:
+            if isinstance(backend, ElasticsearchBackend):
+                backend.close()
+            if cluster is not None:
+                cluster.stop()
+    assert len(found[0]) == 2 and found[0] == found[1]

@@ -304,3 +304,42 @@ def test_groups_page_in_composite_order(side: Side, tmp_path: Path) -> None:
         small = replace(small, after=page.after)
     assert [b.key for b in whole.buckets] == [("10",), ("Bob",), ("alice",), ("bob",), ("zed",)]
     assert [(b.key, b.count) for b in paged] == [(b.key, b.count) for b in whole.buckets]
+
+
+def test_both_backends_give_the_same_alerts(tmp_path: Path) -> None:
+    events = [auth(f"a{i}", 1 + i, user=["alice", "bob"][i % 2], ip=f"10.0.0.{i % 3}")
+              for i in range(8)]  # fmt: skip
+    found: list[list[tuple[Any, ...]]] = []
+    for kind in ("embedded", "cluster"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        store = Store(folder / "events.duckdb")
+        r = rule(
+            folder,
+            'field = ["user.name"]\nvalue = 3\n'
+            '[[rule.threshold.cardinality]]\nfield = "source.ip"\nvalue = 2',
+        )
+        cluster = None
+        if kind == "embedded":
+            backend: Backend = EmbeddedBackend(store)
+        else:
+            cluster = FakeCluster().start()
+            cluster.enable_store()
+            serve_search(cluster, store, NOW)
+            backend = ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY)
+        try:
+            load(Side(kind=kind, backend=backend, store=store), folder, events)
+            Executor(backend=backend, clock=lambda: NOW).run(r, NOW)
+            found.append(
+                sorted(
+                    (a["kibana.alert.uuid"], json.dumps(a["kibana.alert.threshold_result"]),
+                     a["kibana.alert.original_time"], a["kibana.alert.reason"])
+                    for a in backend.list_alerts(rule_ids=[r.rule_id])
+                )
+            )  # fmt: skip
+        finally:
+            if isinstance(backend, ElasticsearchBackend):
+                backend.close()
+            if cluster is not None:
+                cluster.stop()
+    assert len(found[0]) == 2 and found[0] == found[1]
