@@ -55,6 +55,7 @@ class KqlRequest:
     offset: int = 0  # paging: skip this many matches (oldest first)
     timestamp_field: str = "@timestamp"
     filters: tuple[Mapping[str, Any], ...] = ()
+    descending: bool = False  # newest first (indicator match rules, as Kibana sorts them)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

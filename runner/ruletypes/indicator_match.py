@@ -7,8 +7,8 @@ threat-first path), which finds the same events:
    filter are read page by page (``items_per_search`` at a time; a point in time on a
    cluster), so memory holds one page, not the indicator set.
 2. Per page, the events matching the rule's query, filters, window, the mapping's ``exists``
-   filter and the page's threat mapping filter are searched (oldest first, ``max_signals`` a
-   page).
+   filter and the page's threat mapping filter are searched, ``max_signals`` a page, newest
+   first (Kibana's order without suppression: the cap keeps the newest).
 3. Each new event is enriched with every indicator it matches (a second indicator search
    built from the events' values, as Kibana's ``buildThreatEnrichment``); events without a
    complete match are dropped; the others become alerts carrying ``threat.enrichments``, with
@@ -66,6 +66,7 @@ def events_request(
         offset=offset,
         timestamp_field=rule.timestamp_override or rule.timestamp_field,
         filters=(*rule_filters(rule), event_mapping_filter(rule.threat_match.mapping), match),
+        descending=True,  # Kibana's sortOrder for indicator match without suppression
     )
 
 
