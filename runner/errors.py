@@ -121,6 +121,10 @@ class StoreBusyError(StoreError):
     exit_code = 3
 
 
+class UnsupportedOnStore(StoreError):
+    """The embedded store cannot run this (a cluster can): the message says why."""
+
+
 class BackendError(RunnerError):
     """A problem talking to the search backend."""
 

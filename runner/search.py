@@ -55,6 +55,7 @@ class KqlRequest:
     offset: int = 0  # paging: skip this many matches (oldest first)
     timestamp_field: str = "@timestamp"
     filters: tuple[Mapping[str, Any], ...] = ()
+    descending: bool = False  # newest first (indicator match rules, as Kibana sorts them)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -185,3 +186,100 @@ class EsqlResult:
         return [
             {n: v for n, v in zip(names, row, strict=False) if v is not None} for row in self.values
         ]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalHistoryEntry:
+    """A threshold group alerted before: its terms and the newest event time it covered
+    (Kibana's ``ThresholdSignalHistoryRecord``; later requests skip events up to it)."""
+
+    terms: tuple[tuple[str, TermValue], ...]  # (field, value)
+    last_signal: datetime
+
+    def term_texts(self) -> list[tuple[str, str]]:
+        """Each value as Kibana's template literal writes it (``true``, not ``True``)."""
+        return [
+            (name, ("true" if value else "false") if isinstance(value, bool) else str(value))
+            for name, value in self.terms
+        ]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThresholdRequest:
+    """One page of threshold groups: documents matching the query, filters and window, less
+    those a ``history`` entry covers, grouped by ``fields`` (none: one group of all), keeping
+    groups of at least ``value`` documents (and ``cardinality`` distinct values)."""
+
+    query: KqlQuery
+    fields: tuple[str, ...]
+    value: int
+    time_range: TimeRange
+    indices: tuple[str, ...] = ()
+    filters: tuple[Mapping[str, Any], ...] = ()
+    cardinality_field: str | None = None
+    cardinality_value: int = 0
+    history: tuple[SignalHistoryEntry, ...] = ()
+    after: TermKey | None = None
+    size: int = 10_000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThresholdBucket:
+    key: TermKey  # one value per field, in field order; () without fields
+    count: int
+    min_time: datetime | None
+    max_time: datetime | None
+    cardinality: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThresholdPage:
+    buckets: tuple[ThresholdBucket, ...]
+    after: TermKey | None  # None: no further page
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IndicatorRequest:
+    """Indicator documents of an indicator match rule, paged in index order (a point in time
+    sorted by ``_shard_doc`` on a cluster).  ``now`` resolves date math in the query on the
+    embedded store (a cluster uses its own clock)."""
+
+    query: KqlQuery
+    indices: tuple[str, ...]
+    filters: tuple[Mapping[str, Any], ...] = ()
+    size: int = 1000
+    now: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyRequest:
+    """Anomaly records of machine learning jobs scoring at least ``threshold`` with a
+    ``timestamp`` in ``[start, end]``, best first (Kibana's ``buildAnomalyQuery``)."""
+
+    job_ids: tuple[str, ...]
+    threshold: int
+    start: datetime
+    end: datetime
+    size: int = 100
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MlJobState:
+    """A machine learning job as Kibana's ``jobsSummary`` reports it."""
+
+    job_id: str
+    name: str  # custom_settings.security_app_display_name, else the id
+    job_state: str
+    datafeed_state: str  # "" without a datafeed
+
+    @property
+    def started(self) -> bool:
+        """Kibana's ``isJobStarted``: job and datafeed both started (or opened)."""
+        enabled = ("started", "opened")
+        return self.job_state in enabled and self.datafeed_state in enabled
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyResult:
+    hits: tuple[Hit, ...]
+    total: int  # all records that qualified (more than ``hits`` when over the size)

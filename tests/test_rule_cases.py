@@ -28,6 +28,8 @@ RULE_STEMS = (
     "exfiltration_ecr_repository_policy_granted_public_access",
     "impact_bedrock_api_key_destructive_action",
     "execution_potential_widespread_malware_infection",
+    "impact_process_kill_threshold",
+    "threat_intel_indicator_match_hash",
 )
 
 

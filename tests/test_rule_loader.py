@@ -27,8 +27,13 @@ def test_seed_rules_load_with_the_fields_the_issue_fixes() -> None:
     rule_set = load_rules([SEED_RULES])
     assert rule_set.errors == ()
     by_stem = {r.stem: r for r in rule_set.rules}
-    assert set(by_stem) == set(SEEDS) | ESQL_RULES
+    assert set(by_stem) == set(SEEDS) | ESQL_RULES | {
+        "impact_process_kill_threshold",
+        "threat_intel_indicator_match_hash",
+    }
     assert all(by_stem[stem].type == "esql" for stem in ESQL_RULES)
+    assert by_stem["impact_process_kill_threshold"].type == "threshold"
+    assert by_stem["threat_intel_indicator_match_hash"].type == "threat_match"
     for stem, (rule_id, rule_type, override) in SEEDS.items():
         rule = by_stem[stem]
         assert (rule.rule_id, rule.type, rule.timestamp_override) == (rule_id, rule_type, override)
@@ -133,9 +138,7 @@ def test_missing_required_keys_are_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rule_type", "language", "reason"),
     [
-        ("machine_learning", None, "rule type 'machine_learning' is not supported"),
-        ("threshold", "kuery", "rule type 'threshold' is not supported"),
-        ("threat_match", "kuery", "rule type 'threat_match' is not supported"),
+        ("saved_query", "kuery", "rule type 'saved_query' is not supported"),
         ("query", "lucene", "query rules in language 'lucene' are not supported"),
     ],
 )

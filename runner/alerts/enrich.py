@@ -41,12 +41,18 @@ RULE_TYPE_IDS: Mapping[str, str] = {
     "query": "siem.queryRule",
     "new_terms": "siem.newTermsRule",
     "esql": "siem.esqlRule",
+    "threshold": "siem.thresholdRule",
+    "threat_match": "siem.indicatorRule",
+    "machine_learning": "siem.mlRule",
 }
 RULE_TYPE_NAMES: Mapping[str, str] = {
     "eql": "Event Correlation Rule",
     "query": "Custom Query Rule",
     "new_terms": "New Terms Rule",
     "esql": "ES|QL Rule",
+    "threshold": "Threshold Rule",
+    "threat_match": "Indicator Match Rule",
+    "machine_learning": "Machine Learning Rule",
 }
 
 

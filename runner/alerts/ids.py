@@ -22,6 +22,8 @@ sequence shell      ``["sequence", rule_id, [[index_1, id_1], ..., [index_n, id_
                     ``null`` in its position)
 building block      ``["building_block", rule_id, shell_id, group_index, index, id]``
                     (``group_index``: the event's ``kibana.alert.group.index``, an integer)
+threshold           ``["threshold", rule_id, index, bucket_id]`` (``index``: the rule's
+                    patterns joined by ``,``; ``bucket_id``: Kibana's threshold signal UUID)
 ==================  ==========================================================================
 
 ``rule_id`` is the rule's ``rule_id`` (the UUID in its TOML file), ``index``/``id`` the source
@@ -111,3 +113,10 @@ def suppression_instance_id(rule_id: str, terms: Any) -> str:
     """``kibana.alert.instance.id`` of a suppressed alert: the same for every alert of one
     rule with the same suppression terms (Kibana: objectHash([terms, ruleId, spaceId]))."""
     return _digest(["suppression", rule_id, terms])
+
+
+def alert_id_for_threshold(rule_id: str, index: str, bucket_id: str) -> str:
+    """A threshold alert: ``bucket_id`` is Kibana's ``calculateThresholdSignalUuid`` (a UUID v5
+    of the rule, the execution start, the fields and the group's values), so each execution's
+    alert for a group is new; the signal history keeps groups from alerting twice."""
+    return _digest(["threshold", rule_id, index, bucket_id])

@@ -50,7 +50,47 @@ def rule_parameters(rule: Rule) -> dict[str, Any]:
     if rule.new_terms is not None:
         optional["new_terms_fields"] = list(rule.new_terms.fields)
         optional["history_window_start"] = rule.new_terms.history_window_start
+    optional.update(_type_parameters(rule))
     if overrides.investigation_fields:
         optional["investigation_fields"] = {"field_names": list(overrides.investigation_fields)}
     found.update({key: value for key, value in optional.items() if value is not None})
     return dict(sorted(found.items()))
+
+
+def _type_parameters(rule: Rule) -> dict[str, Any]:
+    """Threshold, indicator match and machine learning parameters, as Kibana names them."""
+    found: dict[str, Any] = {}
+    if rule.threshold is not None:
+        # Kibana normalizes `field` to an array and leaves out a cardinality not given.
+        threshold: dict[str, Any] = {"field": list(rule.threshold.fields)}
+        if rule.threshold.cardinality:
+            threshold["cardinality"] = [
+                {"field": c.field, "value": c.value} for c in rule.threshold.cardinality
+            ]
+        threshold["value"] = rule.threshold.value
+        found["threshold"] = dict(sorted(threshold.items()))
+    if rule.threat_match is not None:
+        threat = rule.threat_match
+        found.update(
+            {
+                "concurrent_searches": threat.concurrent_searches,
+                "items_per_search": threat.items_per_search,
+                "threat_filters": [dict(f.query) for f in threat.filters],
+                "threat_index": list(threat.index),
+                "threat_indicator_path": threat.indicator_path,
+                "threat_language": "kuery",
+                "threat_mapping": [
+                    {"entries": [
+                        {"field": e.field, "type": "mapping", "value": e.value,
+                         **({"negate": True} if e.negate else {})}
+                        for e in block
+                    ]}
+                    for block in threat.mapping
+                ],
+                "threat_query": threat.query,
+            }
+        )  # fmt: skip
+    if rule.machine_learning is not None:
+        found["anomaly_threshold"] = rule.machine_learning.anomaly_threshold
+        found["machine_learning_job_id"] = list(rule.machine_learning.job_ids)
+    return found

@@ -7,24 +7,30 @@ alert building) is written once above this, and one contract test suite runs aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.lists.model import ValueListStore
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
     TermsPageRequest,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +61,24 @@ class EventSource(Protocol):
     def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
         """Source documents by ``_id`` in ``indices`` (ES|QL alerts merge their rows into
         them, as Kibana's ``fetchSourceDocuments``); absent ids are left out."""
+        ...
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        """One page of threshold groups at or over the threshold, in composite order."""
+        ...
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        """Pages of indicator documents, in a stable order; close the iterator when done
+        (on a cluster it holds a point in time)."""
+        ...
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        """Machine learning anomaly records (a cluster's; the embedded store has none)."""
+        ...
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        """The state of these machine learning jobs and their datafeeds (unknown ids are
+        left out)."""
         ...
 
 

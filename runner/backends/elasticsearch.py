@@ -9,7 +9,7 @@ first primitive called does.  ``setup()`` creates the runner's index templates a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -27,17 +27,23 @@ from runner.lists.elasticsearch import ElasticLists
 from runner.lists.model import ValueList, ValueListInfo
 from runner.notify.model import NotifyHook
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
     TermsPageRequest,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 
@@ -102,6 +108,29 @@ class ElasticsearchBackend:
 
     def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
         return esql.documents_by_id(self.client, indices, ids)
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        from runner.elastic import threshold
+
+        body = self._events.search(threshold.threshold_search(request))
+        return threshold.threshold_page(body, request)
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        from runner.elastic import indicators
+
+        return indicators.indicator_pages(self.client, self._events, request)
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        from runner.elastic.anomalies import anomaly_search, total_hits
+        from runner.elastic.responses import search_hits
+
+        body = self._events.search(anomaly_search(request))
+        return AnomalyResult(hits=search_hits(body), total=total_hits(body))
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        from runner.elastic.anomalies import ml_jobs
+
+        return ml_jobs(self.client, job_ids)
 
     # --- AlertStore ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ opens the file for its own duration only, so other ``runner`` processes can use 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,18 +17,24 @@ from runner.embedded.store import Store
 from runner.lists.embedded import EmbeddedLists
 from runner.lists.model import ValueList, ValueListInfo
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
     TermsPageRequest,
     TermsQuery,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 if TYPE_CHECKING:
@@ -99,6 +105,28 @@ class EmbeddedBackend(EmbeddedAlertStore):
         return new_terms.oldest_documents(
             self.store, _scope(request.terms), request.keys, request.time_range
         )
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        from runner.embedded.threshold import threshold_page
+
+        return threshold_page(self.store, request)
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        from runner.embedded.indicators import indicator_pages
+
+        return indicator_pages(self.store, request)
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        from runner.errors import UnsupportedOnStore
+        from runner.rules.model import ML_EMBEDDED_REASON
+
+        raise UnsupportedOnStore(ML_EMBEDDED_REASON)
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        from runner.errors import UnsupportedOnStore
+        from runner.rules.model import ML_EMBEDDED_REASON
+
+        raise UnsupportedOnStore(ML_EMBEDDED_REASON)
 
 
 def _scope(terms: TermsQuery) -> TermsScope:

@@ -168,6 +168,7 @@ def _print_essentials(rule: Rule) -> None:
                 f"{spec.missing_fields_strategy}",
             )
         )
+    fields += _type_essentials(rule)
     if rule.threat:
         techniques = [t.entry.id for threat in rule.threat for t in threat.techniques]
         tactics = [f"{t.tactic.id} {t.tactic.name}" for t in rule.threat]
@@ -177,4 +178,35 @@ def _print_essentials(rule: Rule) -> None:
     width = max(len(k) for k, _ in fields)
     for key, value in fields:
         print(f"{key.ljust(width)}  {value}")
-    print(f"\n{rule.description.strip()}\n\nquery:\n{rule.query.strip()}")
+    print(f"\n{rule.description.strip()}")
+    if rule.query.strip():
+        print(f"\nquery:\n{rule.query.strip()}")
+
+
+def _type_essentials(rule: Rule) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if rule.threshold is not None:
+        t = rule.threshold
+        text = f">= {t.value} events by {', '.join(t.fields) or '(all events)'}"
+        if t.cardinality:
+            text += f", >= {t.cardinality[0].value} distinct {t.cardinality[0].field}"
+        found.append(("threshold", text))
+    if rule.threat_match is not None:
+        tm = rule.threat_match
+        mapping = " OR ".join(
+            "(" + " AND ".join(f"{e.field} = {e.value}" for e in block) + ")"
+            for block in tm.mapping
+        )
+        found += [
+            ("threat index", ", ".join(tm.index)),
+            ("threat query", " ".join(tm.query.split())),
+            ("threat mapping", mapping),
+        ]
+    if rule.machine_learning is not None:
+        ml = rule.machine_learning
+        found.append(
+            ("ml jobs", f"{', '.join(ml.job_ids)} (anomaly score >= {ml.anomaly_threshold})")
+        )
+    if rule.cluster_only:
+        found.append(("cluster only", "; ".join(rule.cluster_only)))
+    return found

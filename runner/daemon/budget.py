@@ -15,7 +15,7 @@ settles the fence atomically: an execution either completed or was abandoned, ne
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -25,17 +25,23 @@ from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.lists.model import ValueList, ValueListInfo
 from runner.notify.model import NotifyHook
 from runner.search import (
+    AnomalyRequest,
+    AnomalyResult,
     EqlRequest,
     EqlResult,
     EsqlRequest,
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    IndicatorRequest,
     KqlRequest,
+    MlJobState,
     TermDocumentsRequest,
     TermKey,
     TermsPage,
     TermsPageRequest,
+    ThresholdPage,
+    ThresholdRequest,
 )
 
 T = TypeVar("T")
@@ -148,6 +154,18 @@ class FencedBackend:
 
     def documents_by_id(self, indices: Sequence[str], ids: Sequence[str]) -> Mapping[str, Hit]:
         return self._backend.documents_by_id(indices, ids)
+
+    def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
+        return self._backend.threshold_buckets(request)
+
+    def search_anomalies(self, request: AnomalyRequest) -> AnomalyResult:
+        return self._backend.search_anomalies(request)
+
+    def ml_jobs(self, job_ids: Sequence[str]) -> tuple[MlJobState, ...]:
+        return self._backend.ml_jobs(job_ids)
+
+    def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:
+        return self._backend.indicator_pages(request)
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         return self._backend.existing_alert_ids(ids)

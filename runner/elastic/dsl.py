@@ -89,12 +89,16 @@ def kql_query(
     return bool_filter([*clauses, *extra])
 
 
-def timestamp_sort(timestamp_field: str, time_range: TimeRange | None) -> list[Dsl]:
-    """Oldest first on the timestamp, then on the fallback for documents lacking it."""
+def timestamp_sort(
+    timestamp_field: str, time_range: TimeRange | None, *, descending: bool = False
+) -> list[Dsl]:
+    """Oldest (or newest) first on the timestamp, then on the fallback for documents lacking
+    it."""
     fields = [timestamp_field]
     if time_range is not None and time_range.fallback and time_range.fallback not in fields:
         fields.append(time_range.fallback)
-    return [{field: {"order": "asc", "unmapped_type": "date"}} for field in fields]
+    order = "desc" if descending else "asc"
+    return [{field: {"order": order, "unmapped_type": "date"}} for field in fields]
 
 
 def terms_timestamp(terms: TermsQuery, time_range: TimeRange) -> tuple[str, Dsl]:

@@ -109,6 +109,10 @@ class ElasticEventSource:
             top_hit,
         )
 
+    def search(self, request: NativeRequest) -> dict[str, Any]:
+        """Any ``_search``: the answer body; an error or an incomplete answer raises."""
+        return self._search(request)
+
     # --- helpers -------------------------------------------------------------------------
 
     def _search(self, request: NativeRequest, *, clauses: bool = False) -> dict[str, Any]:

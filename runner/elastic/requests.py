@@ -109,7 +109,9 @@ def kql_request(request: KqlRequest) -> NativeRequest:
     if request.offset:
         body["from"] = request.offset
     body["query"] = kql_query(request.query, request.time_range, request.filters)
-    body["sort"] = timestamp_sort(request.timestamp_field, request.time_range)
+    body["sort"] = timestamp_sort(
+        request.timestamp_field, request.time_range, descending=request.descending
+    )
     return _search(request.indices, body, "query rule search over the rule window")
 
 

@@ -70,9 +70,14 @@ def ordering(compiler: EqlCompiler, tiebreaker_field: str | None) -> Ordering:
     return Ordering(timestamp=timestamp.sql, tiebreaker=tiebreaker)
 
 
-def timestamp_order(catalog: Catalog, timestamp_field: str) -> str:
+def timestamp_order(catalog: Catalog, timestamp_field: str, *, descending: bool = False) -> str:
+    """Oldest first; ``descending``: newest first, as Elasticsearch sorts ``desc`` (documents
+    lacking the field still last, ties in index order)."""
     compiler = EqlCompiler(catalog, timestamp_field=timestamp_field)
-    return ordering(compiler, None).asc
+    if not descending:
+        return ordering(compiler, None).asc
+    timestamp = compiler.field(timestamp_field).sql
+    return ("" if timestamp == "NULL" else f"{timestamp} DESC NULLS LAST, ") + "rowid ASC"
 
 
 def base_filters(compiler: EqlCompiler, request: EqlRequest) -> list[str]:

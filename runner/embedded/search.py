@@ -68,7 +68,7 @@ def search_kql(store: Store, request: KqlRequest) -> tuple[Hit, ...]:
                 time_range_filter(catalog, request.time_range),
                 *(dsl_filter(catalog, f) for f in request.filters),
             ]
-            order = timestamp_order(catalog, request.timestamp_field)
+            order = timestamp_order(catalog, request.timestamp_field, descending=request.descending)
             rows = con.execute(
                 f"SELECT {HIT_COLUMNS} FROM events WHERE {all_of(where)} "
                 f"ORDER BY {order} LIMIT {int(request.size)} OFFSET {int(request.offset)}"

@@ -58,6 +58,7 @@ class CandidateBatch:
     candidates: tuple[Candidate, ...]
     more: bool = False  # the search hit its size limit: matches may remain unseen
     partial_reason: str | None = None  # the backend answered from part of the data
+    warnings: tuple[str, ...] = ()  # the rule type's own warnings (partial failure)
 
 
 MAX_RESULT_WINDOW = 10_000

@@ -158,6 +158,7 @@ class Executor:
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
         warnings += _exception_warnings(applied)
+        warnings += batch.warnings
         status: Status = "partial failure" if warnings else "succeeded"
         message = " ".join(warnings)
         if outcome.failed:

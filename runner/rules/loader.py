@@ -16,7 +16,6 @@ from runner.eql import parse_eql
 from runner.errors import QueryError, RuleError
 from runner.esql import parse_esql
 from runner.kql import parse_kql
-from runner.rules.filters import filter_query
 from runner.rules.model import (
     DEFAULT_FROM,
     DEFAULT_INTERVAL,
@@ -31,6 +30,12 @@ from runner.rules.model import (
     UnsupportedRule,
 )
 from runner.rules.overrides import OVERRIDE_KEYS, read_overrides
+from runner.rules.type_params import (
+    read_filters,
+    read_machine_learning,
+    read_threat_match,
+    read_threshold,
+)
 from runner.suppression.model import (
     DURATION_UNITS,
     MAX_GROUP_BY,
@@ -49,7 +54,11 @@ _KNOWN_KEYS = frozenset(
         "severity", "from", "interval", "max_signals", "timestamp_override", "timestamp_field",
         "tiebreaker_field", "event_category_override", "new_terms", "filters", "tags",
         "references", "threat", "note", "setup", "false_positives", "author", "license",
-        "version", "enabled", "building_block_type", "alert_suppression",
+        "version", "enabled", "building_block_type", "alert_suppression", "threshold",
+        "threat_index",
+        "threat_query", "threat_language", "threat_filters", "threat_mapping",
+        "threat_indicator_path", "items_per_search", "concurrent_searches",
+        "machine_learning_job_id", "anomaly_threshold",
     }
 ) | OVERRIDE_KEYS  # fmt: skip
 _SEVERITIES = ("low", "medium", "high", "critical")
@@ -215,7 +224,9 @@ class _RuleReader:
         rule_type: str,
         language: str,
     ) -> tuple[Rule | None, list[RuleError]]:
-        query = self.get(rule, "query", str, required=True)
+        machine_learning = rule_type == "machine_learning"
+        # A machine learning rule has no query: its anomalies come from the jobs.
+        query = self.get(rule, "query", str, required=not machine_learning, default="")
         parsed = self._parse_query(query, language) if query is not None else None
         description = self.get(rule, "description", str, required=True, default="")
         risk_score = self.get(rule, "risk_score", int, required=True, default=0)
@@ -227,7 +238,7 @@ class _RuleReader:
                 "rule.severity", f"must be one of {', '.join(_SEVERITIES)}, got {severity!r}"
             )
         # An ES|QL query names its indices in FROM; the rule has no index key.
-        index = self.strings(rule, "index", required=rule_type != "esql")
+        index = self.strings(rule, "index", required=rule_type not in ("esql", "machine_learning"))
         if "index" in rule and not index and not any(e.key == "rule.index" for e in self.errors):
             self.problem("rule.index", "must name at least one index pattern")
         from_ = self.get(rule, "from", str, default=DEFAULT_FROM) or DEFAULT_FROM
@@ -238,6 +249,11 @@ class _RuleReader:
         if max_signals is not None and max_signals < 1:
             self.problem("rule.max_signals", f"must be at least 1, got {max_signals}")
         new_terms = self._new_terms(rule) if rule_type == "new_terms" else None
+        threshold = read_threshold(rule, self.problem) if rule_type == "threshold" else None
+        threat_match = (
+            read_threat_match(rule, self.problem) if rule_type == "threat_match" else None
+        )
+        ml = read_machine_learning(rule, self.problem) if machine_learning else None
         threat = self._threats(rule)
         filters = self._filters(rule)
         overrides = read_overrides(rule, self.problem)
@@ -282,6 +298,9 @@ class _RuleReader:
             building_block_type=optional["building_block_type"],
             overrides=overrides,
             new_terms=new_terms,
+            threshold=threshold,
+            threat_match=threat_match,
+            machine_learning=ml,
             filters=filters,
             alert_suppression=suppression,
             tags=tags,
@@ -437,27 +456,7 @@ class _RuleReader:
         return ThreatEntry(id=ident, name=name, reference=reference)
 
     def _filters(self, rule: Mapping[str, Any]) -> tuple[RuleFilter, ...]:
-        raw = self.get(rule, "filters", list, default=[]) or []
-        found: list[RuleFilter] = []
-        for position, item in enumerate(raw):
-            key = f"rule.filters[{position}]"
-            if not isinstance(item, Mapping):
-                self.problem(key, "expected a table")
-                continue
-            meta = item.get("meta", {})
-            meta = meta if isinstance(meta, Mapping) else {}
-            query = filter_query(item)
-            if not query:
-                self.problem(key, "filter has no query")
-                continue
-            found.append(
-                RuleFilter(
-                    query=dict(query),
-                    negate=bool(meta.get("negate", False)),
-                    disabled=bool(meta.get("disabled", False)),
-                )
-            )
-        return tuple(found)
+        return read_filters(rule, "filters", self.problem) or ()
 
 
 def _toml_type(python_names: str) -> str:

@@ -17,10 +17,14 @@ from runner.kql.ast import Query as KqlQuery
 from runner.rules.overrides import AlertOverrides
 from runner.suppression.model import AlertSuppression
 
-RuleType = Literal["eql", "query", "new_terms", "esql"]
+RuleType = Literal[
+    "eql", "query", "new_terms", "esql", "threshold", "threat_match", "machine_learning"
+]
 Severity = Literal["low", "medium", "high", "critical"]
 
-SUPPORTED_TYPES: tuple[str, ...] = ("eql", "query", "new_terms", "esql")
+SUPPORTED_TYPES: tuple[str, ...] = (
+    "eql", "query", "new_terms", "esql", "threshold", "threat_match", "machine_learning",
+)  # fmt: skip
 DEFAULT_FROM = "now-6m"
 DEFAULT_INTERVAL = "5m"
 DEFAULT_MAX_SIGNALS = 100
@@ -79,13 +83,72 @@ class NewTerms:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Cardinality:
+    """A threshold's distinct-value condition: at least ``value`` values of ``field``."""
+
+    field: str
+    value: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Threshold:
+    """``[rule.threshold]``: group by 0 to 3 ``fields``; a group alerts at ``value`` events
+    (and, with ``cardinality``, that many distinct values; Kibana uses the first only)."""
+
+    fields: tuple[str, ...]
+    value: int
+    cardinality: tuple[Cardinality, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThreatMappingEntry:
+    """An event ``field`` that must equal the indicator's ``value`` field (``negate``: must
+    not)."""
+
+    field: str
+    value: str
+    negate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThreatMatch:
+    """An indicator match rule's indicator side: where indicators are and how they match.
+
+    ``mapping`` holds the ``[[rule.threat_mapping]]`` blocks: the entries of one block are
+    ANDed, the blocks ORed."""
+
+    index: tuple[str, ...]
+    query: str
+    parsed: KqlQuery = field(repr=False, compare=False)
+    mapping: tuple[tuple[ThreatMappingEntry, ...], ...]
+    filters: tuple[RuleFilter, ...] = ()
+    indicator_path: str = "threat.indicator"
+    items_per_search: int = 9000
+    concurrent_searches: int = 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MachineLearning:
+    """A machine learning rule: anomalies of these jobs scoring at least the threshold."""
+
+    job_ids: tuple[str, ...]
+    anomaly_threshold: int
+
+
+ML_EMBEDDED_REASON = (
+    "machine learning rules read the anomaly results (.ml-anomalies-*) of the cluster's "
+    "machine learning jobs; the embedded store has no machine learning jobs"
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Rule:
     path: Path
     rule_id: str
     name: str
     description: str
     type: RuleType
-    language: Literal["eql", "kuery", "esql"]
+    language: Literal["eql", "kuery", "esql"]  # machine_learning rules: kuery, query ""
     query: str
     parsed: EqlQuery | KqlQuery | EsqlQuery = field(repr=False, compare=False)
     index: tuple[str, ...]  # empty for esql rules: their FROM names the indices
@@ -99,6 +162,9 @@ class Rule:
     tiebreaker_field: str | None = None
     event_category_override: str | None = None
     new_terms: NewTerms | None = None
+    threshold: Threshold | None = None
+    threat_match: ThreatMatch | None = None
+    machine_learning: MachineLearning | None = None
     filters: tuple[RuleFilter, ...] = ()
     alert_suppression: AlertSuppression | None = None
     tags: tuple[str, ...] = ()
@@ -146,6 +212,8 @@ class Rule:
     @property
     def cluster_only(self) -> tuple[str, ...]:
         """Why the embedded store cannot run this rule (empty when it can)."""
+        if self.machine_learning is not None:
+            return (ML_EMBEDDED_REASON,)
         return self.parsed.cluster_only() if isinstance(self.parsed, EsqlQuery) else ()
 
 

@@ -16,12 +16,7 @@ from runner.execution import candidates
 from runner.execution.candidates import AlertStamp, CandidateBatch, Fresh
 from runner.execution.model import Window
 from runner.rules.model import Rule
-
-_FIND = {
-    "eql": candidates.eql_candidates,
-    "query": candidates.query_candidates,
-    "new_terms": candidates.new_terms_candidates,
-}
+from runner.suppression.model import MAX_SIGNALS_SUPPRESSION_MULTIPLIER
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +26,16 @@ class ClassicKind:
     def candidates(
         self, backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
     ) -> CandidateBatch:
-        return _FIND[self.name](backend, rule, window, stamp, fresh)
+        if self.name == "eql":
+            return candidates.eql_candidates(backend, rule, window, stamp, fresh)
+        # Suppression counts created plus suppressed alerts up to 5 x max_signals (Kibana), and
+        # a query rule groups every match.
+        suppressing = rule.alert_suppression is not None
+        if self.name == "new_terms":
+            cap = MAX_SIGNALS_SUPPRESSION_MULTIPLIER * rule.max_signals if suppressing else None
+            return candidates.new_terms_candidates(backend, rule, window, stamp, fresh, cap)
+        cap = candidates.MAX_RESULT_WINDOW if suppressing else None
+        return candidates.query_candidates(backend, rule, window, stamp, fresh, cap)
 
     def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
         return es_requests.explain(rule, end)

@@ -291,3 +291,16 @@ def test_two_concurrent_executions_give_the_alerts_of_one(
     both.load([event("d", later - 1 * MIN)])
     run(both, rule, later)
     assert groups(alerts(both, rule))[str([h1])][0] == 2
+
+
+def test_query_suppression_groups_every_match_beyond_max_signals(
+    both: Both, tmp_path: Path
+) -> None:
+    # Kibana's query suppression aggregates every match, not only the first max_signals.
+    rule = rule_file(tmp_path, "query", 'group_by = ["host.name"]', max_signals=5)
+    both.load([event(f"e{i:02d}", NOW - 3 * MIN + i * timedelta(seconds=1), host=f"h{i % 2}")
+               for i in range(12)])  # fmt: skip
+    record = run(both, rule)
+    assert record.alerts_created == 2
+    counts = {terms: count for terms, (count, _, _) in groups(alerts(both, rule)).items()}
+    assert counts == {str(["h0"]): 5, str(["h1"]): 5}  # 6 events each: 1 alert + 5 suppressed

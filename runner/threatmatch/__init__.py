@@ -1,0 +1,1 @@
+"""Indicator match (``threat_match``) rules: threat mapping filters, matching, enrichments."""
