@@ -1,4 +1,8 @@
-"""What every command needs, built once from the global options: settings and rule loading."""
+"""What every command needs, built once from the global options: settings and rule loading.
+
+Rules, the store and the backends are imported when a command first asks for them, so a
+command pays only for what it uses (see ``tests/test_cli_imports.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.backends.base import Backend
 from runner.config import DEFAULT_RULES_DIR, Settings
-from runner.embedded.store import Store
 from runner.errors import UsageError
 from runner.logs import get_logger
 from runner.resources import seed_rules_dir
-from runner.rules.loader import RuleSet, load_rules
-from runner.rules.model import Rule
-from runner.rules.select import resolve_rules
 
 # The subparsers object commands register on (not subscriptable at run time on 3.11).
 if TYPE_CHECKING:
+    from runner.backends.base import Backend
+    from runner.embedded.store import Store
+    from runner.rules.loader import RuleSet
+    from runner.rules.model import Rule
+
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     Commands = argparse._SubParsersAction
@@ -46,6 +50,8 @@ class App:
 
     def rule_set(self) -> RuleSet:
         if self._rule_set is None:
+            from runner.rules.loader import load_rules
+
             self._rule_set = load_rules([self.rules_dir()])
             for error in self._rule_set.errors:
                 self.log.warning("rule_not_loaded", error=error.message)
@@ -65,11 +71,13 @@ class App:
             else:
                 from runner.backends.embedded import EmbeddedBackend
 
-                self._backend = EmbeddedBackend(Store(self.settings.store))
+                self._backend = EmbeddedBackend(self.store())
         return self._backend
 
     def store(self) -> Store:
         """The embedded store file (for commands that only make sense on it)."""
+        from runner.embedded.store import Store
+
         return Store(self.settings.store)
 
     def existing_backend(self) -> Backend:
@@ -83,6 +91,8 @@ class App:
 
     def select(self, names: list[str] | None, *, all_rules: bool = False) -> list[Rule]:
         """The rules named by ``--rule`` (each resolved), or every enabled rule."""
+        from runner.rules.select import resolve_rules
+
         rule_set = self.rule_set()
         rules = list(rule_set.rules)
         if names:

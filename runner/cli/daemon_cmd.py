@@ -11,19 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from runner.backends.base import Backend
-from runner.backends.embedded import EmbeddedBackend
 from runner.cli.app import App, Commands
 from runner.cli.output import ProgressBar, shorten, table
-from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges, run_backfill
-from runner.daemon.scheduler import Daemon, DaemonOptions
-from runner.daemon.status import RuleStatus, backfill_command, collect_status
-from runner.embedded.store import Store
 from runner.errors import UsageError
-from runner.rules.loader import RuleSet, load_rules
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
+
+# The daemon, the backfill and the backends are imported by the handlers that use them.
+if TYPE_CHECKING:
+    from runner.backends.base import Backend
+    from runner.daemon.backfill import BackfillProgress, BackfillResult
+    from runner.daemon.status import RuleStatus
+    from runner.rules.loader import RuleSet
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -125,6 +125,9 @@ def _duration(text: str | None, option: str) -> timedelta | None:
 
 # -- daemon -------------------------------------------------------------------------------
 def cmd_daemon(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.scheduler import Daemon, DaemonOptions
+    from runner.rules.loader import load_rules
+
     settings = app.settings
     workers = args.workers if args.workers is not None else settings.workers
     if not 1 <= workers <= 64:
@@ -171,6 +174,9 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
 def _status_backend(app: App) -> Iterator[Backend]:
     """Before any store exists every rule simply has not run: read an empty throwaway store
     rather than creating the file."""
+    from runner.backends.embedded import EmbeddedBackend
+    from runner.embedded.store import Store
+
     if app.settings.elasticsearch.configured or app.settings.store.exists():
         yield app.backend()
         return
@@ -179,6 +185,8 @@ def _status_backend(app: App) -> Iterator[Backend]:
 
 
 def cmd_status(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.status import collect_status
+
     rules = app.select(args.rule) if args.rule else list(app.rule_set().rules)
     now = utcnow()
     with _status_backend(app) as backend:
@@ -192,6 +200,8 @@ def cmd_status(args: argparse.Namespace, app: App) -> int:
 
 
 def print_status(statuses: list[RuleStatus], now: Any, out: TextIO) -> None:
+    from runner.daemon.status import backfill_command
+
     rows = []
     for s in statuses:
         last = s.last
@@ -222,6 +232,8 @@ def _clock(value: Any) -> str:
 
 # -- backfill -----------------------------------------------------------------------------
 def cmd_backfill(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.backfill import gap_ranges, run_backfill
+
     now = utcnow()
     backend = app.backend()
     if args.gaps:

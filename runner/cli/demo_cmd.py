@@ -6,15 +6,16 @@ import argparse
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.events_cmd import load_files
 from runner.cli.run_cmd import print_alerts, print_records
-from runner.demo import EventSet, GeneratorConfig
 from runner.errors import UsageError
-from runner.execution.executor import Executor
-from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, utcnow
+
+if TYPE_CHECKING:
+    from runner.execution.model import ExecutionRecord
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -30,6 +31,9 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, app: App) -> int:
+    from runner.demo import EventSet, GeneratorConfig
+    from runner.execution.executor import Executor
+
     now = utcnow()
     seed = args.seed if args.seed is not None else int(now.timestamp())
     try:

@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
-from runner.elastic import requests as es_requests
-from runner.rules.loader import load_rules
-from runner.rules.model import Rule
-from runner.rules.select import resolve_rule
 from runner.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from runner.elastic.requests import NativeRequest
+    from runner.rules.model import Rule
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -65,6 +66,8 @@ def cmd_list(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, app: App) -> int:
+    from runner.rules.loader import load_rules
+
     paths: list[Path] = args.paths or [app.rules_dir()]
     missing = [p for p in paths if not p.exists()]
     for path in missing:
@@ -80,6 +83,8 @@ def cmd_validate(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_show(args: argparse.Namespace, app: App) -> int:
+    from runner.rules.select import resolve_rule
+
     rule = resolve_rule(app.rule_set().rules, args.rule)
     _print_essentials(rule)
     if args.explain:
@@ -92,8 +97,10 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-def explain(rule: Rule) -> list[es_requests.NativeRequest]:
+def explain(rule: Rule) -> list[NativeRequest]:
     """The native requests for a window ending now: exactly what the backend sends."""
+    from runner.elastic import requests as es_requests
+
     return es_requests.explain(rule, utcnow())
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
-from runner.execution.executor import Executor
-from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
+
+if TYPE_CHECKING:
+    from runner.execution.model import ExecutionRecord
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -57,6 +58,8 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_once(args: argparse.Namespace, app: App) -> int:
+    from runner.execution.executor import Executor
+
     rules = app.select(args.rule, all_rules=args.all)
     now = parse_time(args.now, utcnow()) if args.now else None
     backend = app.backend()
