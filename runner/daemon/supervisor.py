@@ -90,6 +90,8 @@ class Supervisor:
         self._lock = threading.Lock()
         self._running: set[Inflight] = set()
         self._stuck: dict[str, Inflight] = {}  # abandoned, thread still alive
+        # rule_id -> whether it had open gaps when last looked at (absent: not looked yet).
+        self._gapped: dict[str, bool] = {}
         self._stopping = threading.Event()
 
     # -- one scheduled run ---------------------------------------------------------------
@@ -301,13 +303,24 @@ class Supervisor:
         return RunSummary(rule_id=rule_id, status=status, outcome=outcome, records=tuple(records))
 
     def _refresh_gaps(self, records: list[ExecutionRecord]) -> None:
+        """Keep ``runner_open_gap_seconds`` current with one search per rule only when it can
+        have changed: at the rule's first run here, after a run that reported a gap, and while
+        gaps are open (a backfill elsewhere may close them). Only executions open gaps, so a
+        rule without any costs no search per run (a round trip on Elasticsearch)."""
         if not records:
             return
         rule_id, name = records[0].rule_id, records[0].rule_name
+        reported = any(r.gap_seconds for r in records)
+        with self._lock:
+            known_clear = self._gapped.get(rule_id) is False
+        if known_clear and not reported:
+            return
         try:
             gaps = self._backend.open_gaps(rule_id)
         except RunnerError:
             return  # a metric is not worth failing over; the next run refreshes it
+        with self._lock:
+            self._gapped[rule_id] = bool(gaps)
         self._metrics.set(
             "runner_open_gap_seconds", sum(g.seconds for g in gaps), rule_labels(rule_id, name)
         )
