@@ -5,10 +5,11 @@
 
 The runner package's bytecode is compiled first, as installing it does (so an environment with
 PYTHONDONTWRITEBYTECODE set does not time every run compiling it); each command then runs once
-untimed (lark's parser-table cache, the page cache), then ``--repeat`` times (default 20); the median counts, and the range is printed beside it.
-The bare interpreter (``python -c pass``) is timed the same way, as the floor every command
-stands on.  Commands run in an empty temporary directory with no ``RUNNER_*`` variables, so
-they read the packaged seed rules and no configuration file.
+untimed (lark's parser-table cache, the page cache), then ``--repeat`` times (default 20); the
+median counts, and the range is printed beside it.  The bare interpreter (``python -c pass``)
+is timed the same way, as the floor every command stands on.  Commands run in an empty
+temporary directory with no ``RUNNER_*`` variables, so they read the packaged seed rules and no
+configuration file.
 
 ``--imports`` adds, per command, the modules it imported that cost the most (from
 ``python -X importtime``), and whether any heavy library (DuckDB, APScheduler, the
