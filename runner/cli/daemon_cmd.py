@@ -144,6 +144,7 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         watch=args.watch,
         metrics_host=args.metrics_host,
         metrics_port=port,
+        batch_records=settings.elasticsearch.configured,
     )
     rules_dir = app.rules_dir()
 

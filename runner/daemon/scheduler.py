@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from runner.backends.base import Backend
+from runner.daemon.execution_log import BufferedLog
 from runner.daemon.metrics import Metrics, MetricsServer
 from runner.daemon.reload import DirectoryWatcher, ReloadPlan, effective_interval, plan_reload
 from runner.daemon.supervisor import Execute, Supervisor, execute_rule
@@ -85,6 +86,9 @@ class DaemonOptions:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     tick: float = 0.2  # how often the main thread looks at signal flags
+    # Write execution records in batches (runner.daemon.execution_log): on Elasticsearch a
+    # record is otherwise a request per execution, which waits for a refresh.
+    batch_records: bool = False
 
 
 class Daemon:
@@ -108,10 +112,11 @@ class Daemon:
         self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self.execution_log = BufferedLog(backend) if self.options.batch_records else None
         self._rules: dict[str, Rule] = {}
         self._anchors: dict[str, datetime] = {}  # rule_id -> its first scheduled run
         self.supervisor = Supervisor(
-            backend=backend,
+            backend=self.execution_log or backend,
             interval_of=self.interval_of,
             budget=self.options.budget,
             execute=execute,
@@ -176,6 +181,8 @@ class Daemon:
         bridge = _bridge_scheduler_logs()
         try:
             self._apply(plan, reason="start")
+            if self.execution_log is not None:
+                self.execution_log.start()
             self._scheduler.start()
             get_logger().info(
                 "daemon_started", rules=len(plan.rules), workers=self.options.workers,
@@ -187,6 +194,8 @@ class Daemon:
             self._loop(watcher)
             return self._shutdown()
         finally:
+            if self.execution_log is not None:  # what a failed start left (logged, not raised)
+                self.execution_log.close()
             logging.getLogger("apscheduler").removeHandler(bridge)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -300,6 +309,8 @@ class Daemon:
                 "execution_interrupted", rule=job.rule.name, rule_id=job.rule.rule_id,
                 detail="cut short by shutdown; its window is searched again at the next start",
             )  # fmt: skip
+        if self.execution_log is not None:  # every record, the cut ones too, before exiting
+            self.execution_log.close()
         log.info("daemon_stopped", interrupted=len(cut))
         return 0
 

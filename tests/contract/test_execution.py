@@ -401,3 +401,20 @@ def test_alert_timestamps_wall_clock_and_intended_time(harness: Harness) -> None
     assert alert["kibana.alert.rule.execution.type"] == "manual"
     (record,) = harness.backend.list_executions(rule_ids=[rule.rule_id])
     assert alert["kibana.alert.rule.execution.uuid"] == record.execution_id
+
+
+def test_execution_records_written_in_one_batch_read_back_newest_first(
+    harness: Harness,
+) -> None:
+    """The daemon's batched execution log: every record of a batch is stored as one alone."""
+    rule = seed("emond")
+    (one,) = Executor(backend=harness.backend, clock=lambda: NOW).run(rule, NOW)
+    later = [
+        replace(one, execution_id=f"{one.execution_id}-{n}", started_at=NOW + n * MIN,
+                ended_at=NOW + n * MIN, status="partial failure", message=f"batch {n}")
+        for n in (1, 2)
+    ]  # fmt: skip
+    harness.backend.record_executions(later)
+    harness.backend.record_executions([])
+    records = harness.backend.list_executions(rule_ids=[rule.rule_id])
+    assert records == [later[1], later[0], one]

@@ -230,3 +230,21 @@ def test_rules_start_at_spread_phases_and_each_run_logs_its_lateness(
         assert max(seen) - min(seen) <= 2 or {0, 999} & seen, (rule_id, seen)
     # ... and the six rules do not share one.
     assert len({min(seen) // 10 for seen in phases.values()}) >= 3, phases
+
+
+def test_batched_execution_records_are_all_written_by_the_stop(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    write_rule(tmp_path, "a")
+    write_rule(tmp_path, "b")
+    backend = MemoryBackend()
+    running = start(tmp_path, backend, batch_records=True)
+    log = running.daemon.execution_log
+    assert log is not None
+    assert wait_until(lambda: len(backend.states) == 2 and log.pending() == 0)
+    assert wait_until(lambda: len(backend.records("id-a")) >= 2)  # flushed while running
+    assert running.stop() == 0
+    assert log.pending() == 0
+    runs = [r for r in backend.executions if r.rule_id in ("id-a", "id-b")]
+    assert {r.rule_id for r in runs} == {"id-a", "id-b"}
+    assert len({r.execution_id for r in runs}) == len(runs)  # each written once
