@@ -1,5 +1,3 @@
-import sys
+from runner.cli.main import entry
 
-from runner.cli.main import main
-
-sys.exit(main())
+entry()

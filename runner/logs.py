@@ -1,14 +1,16 @@
-"""structlog set-up: console lines on a TTY, JSON lines otherwise, secrets always redacted."""
+"""structlog set-up: console lines on a TTY, JSON lines otherwise, secrets always redacted.
+
+structlog (with asyncio behind it) costs about 15 ms to import, more than a quick command's whole
+work, so it is imported and configured when the first logger is made, not before.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+import threading
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO
-
-import structlog
 
 REDACTED = "***"
 _SECRET_KEY = re.compile(
@@ -49,36 +51,65 @@ def redact_processor(
     return event_dict
 
 
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+# The configuration decided but not yet applied (at most one; the newest wins).
+_pending: list[Callable[[], None]] = []
+_pending_lock = threading.Lock()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """``fmt``: ``console``, ``json`` or ``auto`` (console on a TTY, JSON otherwise)."""
+    """``fmt``: ``console``, ``json`` or ``auto`` (console on a TTY, JSON otherwise).
+
+    Decided now (the level is checked, the terminal looked at); applied when the first logger is
+    made, or at once when structlog is already loaded.
+    """
     out = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=out.isatty())
-        if use_console
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_processor,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
-        # Resolve sys.stderr when a logger is made, not now: it may be replaced (tests, pipes).
-        logger_factory=(
-            structlog.PrintLoggerFactory(stream)
-            if stream is not None
-            else lambda *_: structlog.PrintLogger(sys.stderr)
-        ),
-        cache_logger_on_first_use=False,
-    )
+    colors = out.isatty()
+    threshold = _LEVELS[level.lower()]
+
+    def apply() -> None:
+        import structlog
+
+        renderer: Any = (
+            structlog.dev.ConsoleRenderer(colors=colors)
+            if use_console
+            else structlog.processors.JSONRenderer()
+        )
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+                redact_processor,
+                renderer,
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(threshold),
+            # Resolve sys.stderr when a logger is made, not now: it may be replaced (tests, pipes).
+            logger_factory=(
+                structlog.PrintLoggerFactory(stream)
+                if stream is not None
+                else lambda *_: structlog.PrintLogger(sys.stderr)
+            ),
+            cache_logger_on_first_use=False,
+        )
+
+    with _pending_lock:
+        _pending[:] = [apply]
+    if "structlog" in sys.modules:
+        _apply_pending()
+
+
+def _apply_pending() -> None:
+    with _pending_lock:
+        for apply in _pending:
+            apply()
+        _pending.clear()
 
 
 def get_logger(name: str = "runner") -> Any:
+    _apply_pending()
+    import structlog
+
     return structlog.get_logger(name)

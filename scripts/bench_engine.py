@@ -17,6 +17,11 @@ range, timestamp fields and filters; only ``size`` differs) over two windows:
 * ``all events``: a window covering every generated event, with a size no result set can reach,
   so each query reads the whole store; the ``eql`` engine is compared with these.
 
+Each EQL seed query then runs as a whole ``runner hunt`` process over every event (``--index``
+the rule's patterns, ``--size`` beyond any result count, ``--format ndjson``), the way a user
+hunts: start-up, opening the store, parsing, searching and printing included.  The package's
+bytecode is compiled first, as installing it does.
+
 The three EQL seed queries are then streamed through the ``eql`` package's PythonEngine (a
 benchmark-only extra: ``pip install '.[bench]'``) over the same events, with single-valued
 ``event.type`` / ``event.category`` as it cannot handle arrays.  The ``eql`` package has no KQL
@@ -31,11 +36,14 @@ not change the exit code.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib
 import importlib.util
 import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,6 +81,7 @@ TARGET_LOAD_RATE = 250_000  # events/s
 TARGET_QUERIES_SECONDS = 1.0  # the four seed queries together, over 1M events
 TARGET_SPEEDUP = 30.0  # ours vs the eql package's PythonEngine
 TARGET_PEAK_RSS_KIB = 1_500_000_000 // 1024  # 1.5 GB (decimal)
+TARGET_HUNT_SECONDS = 0.3  # each EQL seed query as a whole `runner hunt` process
 TARGET_EVENTS = 1_000_000  # the event count the targets are stated for
 
 RULE_WINDOW = "rule window"
@@ -102,6 +111,19 @@ class QueryRun:
     @property
     def ok(self) -> bool:
         return self.expected is None or self.hits == self.expected
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HuntRun:
+    """One EQL seed query as whole ``runner hunt`` processes, timed ``len(seconds)`` times."""
+
+    rule: Rule
+    seconds: tuple[float, ...]
+    results: int  # output lines: hits, or sequences
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -254,6 +276,65 @@ def _query_line(run: QueryRun, where: str) -> str:
     return line
 
 
+# -- whole `runner hunt` processes ---------------------------------------------------------------
+
+
+def runner_command() -> list[str]:
+    """The console script beside this interpreter, else ``python -m runner``."""
+    script = Path(sys.executable).with_name("runner")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "runner"]
+
+
+def compile_bytecode() -> None:
+    """Write the package's bytecode, as installing it does (pip compiles on install), so an
+    environment with PYTHONDONTWRITEBYTECODE set does not time every process compiling it."""
+    compileall.compile_dir(str(REPO / "runner"), quiet=1)
+
+
+def time_hunts(
+    store_path: Path,
+    rules: dict[str, Rule],
+    all_runs: list[QueryRun],
+    size: int,
+    repeat: int,
+    workdir: Path,
+    out: Callable[[str], None],
+) -> list[HuntRun]:
+    compile_bytecode()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    in_process = {run.rule.stem: run for run in all_runs}
+    runs: list[HuntRun] = []
+    for rule in rules.values():
+        if rule.language != "eql":
+            continue
+        argv = [
+            *runner_command(), "--store", str(store_path), "hunt", rule.query,
+            "--index", ",".join(rule.index), "--size", str(size), "--format", "ndjson",
+        ]  # fmt: skip
+
+        def once(argv: list[str] = argv) -> tuple[float, int]:
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
+            seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                raise SystemExit(f"runner hunt failed: {done.stderr.decode(errors='replace')}")
+            return seconds, len(done.stdout.splitlines())
+
+        once()  # untimed: the page cache and lark's table cache, as for any later hunt
+        timed = [once() for _ in range(repeat)]
+        run = HuntRun(rule=rule, seconds=tuple(t for t, _ in timed), results=timed[-1][1])
+        runs.append(run)
+        query = in_process[rule.stem]
+        agree = "agree" if run.results == query.hits else "DIFFER"
+        all_times = "/".join(f"{t:.3f}" for t in run.seconds)
+        out(
+            f"hunt {rule.stem} (whole `runner hunt` process, every event, size {size}): "
+            f"{run.median:.3f} s (median of {len(run.seconds)}: {all_times}), {run.results} "
+            f"results (in-process query {query.median:.3f} s, {query.hits}: {agree})"
+        )
+    return runs
+
+
 # -- the eql package ---------------------------------------------------------------------------
 
 
@@ -367,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-eql", action="store_true", help="skip the eql package's PythonEngine comparison"
     )
     parser.add_argument(
+        "--skip-hunts", action="store_true", help="skip the whole `runner hunt` process timings"
+    )
+    parser.add_argument(
         "--rules",
         type=Path,
         default=None,
@@ -438,6 +522,13 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     rss = peak_rss_kib()
     out(f"peak RSS: {rss} KiB = {gb(rss)} (generation, load and queries)")
 
+    hunts: list[HuntRun] = []
+    if args.skip_hunts:
+        out("hunts: skipped (--skip-hunts)")
+    else:
+        big = max(config.events, 10_000)
+        hunts = time_hunts(store_path, rules, all_runs, big, args.repeat, workdir, out)
+
     comparison: EqlComparison | None = None
     if args.skip_eql:
         out("eql engine: skipped (--skip-eql)")
@@ -446,11 +537,15 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     else:
         comparison = run_eql_engine(ndjson, rules)
         _print_comparison(comparison, all_runs, out)
+        _print_hunt_comparison(comparison, hunts, out)
         with_eql = peak_rss_kib()
         out(f"peak RSS with the eql comparison: {with_eql} KiB = {gb(with_eql)}")
 
     _print_targets(args.events, load_rate, rule_runs, all_runs, comparison, rss, out)
-    return 0 if all(r.ok for r in rule_runs) else 1
+    _print_hunt_targets(hunts, comparison, out)
+    in_process = {run.rule.stem: run.hits for run in all_runs}
+    hunts_agree = all(h.results == in_process[h.rule.stem] for h in hunts)
+    return 0 if all(r.ok for r in rule_runs) and hunts_agree else 1
 
 
 def _print_comparison(
@@ -480,6 +575,56 @@ def _print_comparison(
         f"eql engine total: {theirs_total:.3f} s vs ours {ours_total:.3f} s: ours is "
         f"{_ratio(theirs_total, ours_total)} as fast"
     )
+
+
+def _print_hunt_comparison(
+    comparison: EqlComparison, hunts: list[HuntRun], out: Callable[[str], None]
+) -> None:
+    if not hunts:
+        return
+    by_rule = {run.rule.stem: run for run in hunts}
+    for run in comparison.runs:
+        hunt = by_rule[run.rule.stem]
+        out(
+            f"eql {run.rule.stem} vs a whole `runner hunt` process: {run.seconds:.3f} s vs "
+            f"{hunt.median:.3f} s: ours is {_ratio(run.seconds, hunt.median)} as fast"
+        )
+    theirs, ours = _hunt_totals(comparison, hunts)
+    out(
+        f"eql engine total vs `runner hunt` processes: {theirs:.3f} s vs {ours:.3f} s: ours is "
+        f"{_ratio(theirs, ours)} as fast"
+    )
+
+
+def _hunt_totals(comparison: EqlComparison, hunts: list[HuntRun]) -> tuple[float, float]:
+    by_rule = {run.rule.stem: run for run in hunts}
+    theirs = sum(run.seconds for run in comparison.runs)
+    ours = sum(by_rule[run.rule.stem].median for run in comparison.runs)
+    return theirs, ours
+
+
+def _print_hunt_targets(
+    hunts: list[HuntRun], comparison: EqlComparison | None, out: Callable[[str], None]
+) -> None:
+    """Two more lines of the targets block: hunt processes, and them against the eql engine."""
+    if not hunts:
+        out(f"  each EQL seed query as a `runner hunt` process <= {TARGET_HUNT_SECONDS} s: "
+            "not measured")  # fmt: skip
+        out(f"  `runner hunt` processes >= {TARGET_SPEEDUP:.0f}x the eql engine: not measured")
+        return
+    slowest = max(h.median for h in hunts)
+    each = " / ".join(f"{h.median:.3f}" for h in hunts)
+    met = "met" if slowest <= TARGET_HUNT_SECONDS else "NOT MET"
+    out(f"  each EQL seed query as a `runner hunt` process <= {TARGET_HUNT_SECONDS} s: "
+        f"{each} s: {met}")  # fmt: skip
+    if comparison is None:
+        out(f"  `runner hunt` processes >= {TARGET_SPEEDUP:.0f}x the eql engine: not measured")
+        return
+    theirs, ours = _hunt_totals(comparison, hunts)
+    speedup = theirs / ours if ours > 0 else float("inf")
+    met = "met" if speedup >= TARGET_SPEEDUP else "NOT MET"
+    out(f"  `runner hunt` processes >= {TARGET_SPEEDUP:.0f}x the eql engine: {speedup:.1f}x: "
+        f"{met}")  # fmt: skip
 
 
 def _ratio(theirs: float, ours: float) -> str:

@@ -74,6 +74,7 @@ def test_each_step_stores_every_line_and_field(
         "store documents",
         "store fields",
         "store documents \\+ fields",
+        "add one field later",
     ):
         assert re.search(rf"^{label}: {NUMBER} s \({NUMBER} CPU-s\) = ", out, re.MULTILINE), label
     assert re.search(r"^ceiling: .* at most \d+k? events/s here \(target 250k", out, re.MULTILINE)
@@ -91,6 +92,9 @@ def test_each_step_stores_every_line_and_field(
             'SELECT count(*), count("process.parent.pid") FROM documents_fields'
         ).fetchone()
         assert both == (4, 1)
+        # The field added later holds what the documents say (process.name is in the sample).
+        lazy = con.execute("SELECT lazy_field FROM documents").fetchall()
+        assert sorted(lazy, key=str) == sorted([("bash",), ("zsh",), (None,), (None,)], key=str)
     finally:
         con.close()
 

@@ -108,16 +108,36 @@ def test_tiny_run_prints_every_figure(
                 rf"^eql {rule}: {NUMBER} s, (\d+) hits? \(ours {NUMBER} s, \d+ hits?: agree\)",
             )
         _line(out, rf"^eql engine total: {NUMBER} s vs ours {NUMBER} s: ours is {NUMBER}x")
+        for rule in RULES:
+            if rule != RULE_EXIM4:
+                _line(out, rf"^eql {rule} vs a whole `runner hunt` process: {NUMBER} s vs ")
+        _line(out, r"^eql engine total vs `runner hunt` processes: .* ours is \S+ as fast$")
+
+    # Each EQL seed query as a whole `runner hunt` process finds what the in-process query
+    # found over every event.
+    for rule in RULES:
+        if rule == RULE_EXIM4:
+            assert f"hunt {rule}" not in out
+            continue
+        found = _line(
+            out,
+            rf"^hunt {rule} \(whole `runner hunt` process, every event, size \d+\): "
+            rf"{NUMBER} s \(median of 2: {NUMBER}/{NUMBER}\), (\d+) results "
+            rf"\(in-process query {NUMBER} s, (\d+): agree\)$",
+        )
+        assert int(found[1]) == int(found[2]) >= 1
 
     targets = out[out.index("targets (stated for 1000000 events)") :].splitlines()
     assert "(measured at 3000 events)" in targets[0]
     body = targets[1:]
-    assert len(body) == 4
+    assert len(body) == 6
     for prefix, line in zip(
-        ("load >= 250k", "four seed queries <= 1.0 s", ">= 30x the eql engine", "peak RSS <="),
+        ("load >= 250k", "four seed queries <= 1.0 s", ">= 30x the eql engine", "peak RSS <=",
+         "each EQL seed query as a `runner hunt` process <= 0.3 s",
+         "`runner hunt` processes >= 30x the eql engine"),
         body,
         strict=True,
-    ):
+    ):  # fmt: skip
         assert line.strip().startswith(prefix), line
         assert re.search(r": (met|NOT MET|not measured)", line), line
 
@@ -131,6 +151,15 @@ def test_missing_eql_package_is_reported_and_skipped(
     assert "eql package not installed: pip install '.[bench]'" in out
     assert "eql engine total" not in out
     _line(out, r"^  >= 30x the eql engine: not measured$")
+    _line(out, r"^  `runner hunt` processes >= 30x the eql engine: not measured$")
+
+
+def test_skip_hunts(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--events", str(EVENTS), "--repeat", "1", "--skip-hunts"]) == 0
+    out = capsys.readouterr().out
+    assert "hunts: skipped (--skip-hunts)" in out
+    assert "\nhunt " not in out
+    _line(out, r"^  each EQL seed query as a `runner hunt` process <= 0.3 s: not measured$")
 
 
 def test_skip_eql(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:

@@ -165,6 +165,9 @@ class ElasticsearchBackend:
     def record_execution(self, record: ExecutionRecord) -> None:
         self._store.record_execution(record)
 
+    def record_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        self._store.record_executions(records)
+
     def record_gap(self, gap: Gap) -> None:
         self._store.record_gap(gap)
 

@@ -241,17 +241,24 @@ class EmbeddedAlertStore:
             )  # fmt: skip
 
     def record_execution(self, record: ExecutionRecord) -> None:
+        self.record_executions([record])
+
+    def record_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        if not records:
+            return
         with self._connect() as con:
-            con.execute(
+            con.executemany(
                 "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "?, ?, ?)",
                 [
-                    record.execution_id, record.rule_id, record.rule_name, _db(record.started_at),
-                    _db(record.ended_at), _db(record.window_start), _db(record.window_end),
-                    record.status,
-                    record.message, record.search_ms, record.index_ms, record.candidates,
-                    record.alerts_created, record.duplicates, record.capped, record.gap_seconds,
-                    record.catch_up, record.backend, json.dumps(record.extra),
+                    [
+                        r.execution_id, r.rule_id, r.rule_name, _db(r.started_at),
+                        _db(r.ended_at), _db(r.window_start), _db(r.window_end), r.status,
+                        r.message, r.search_ms, r.index_ms, r.candidates, r.alerts_created,
+                        r.duplicates, r.capped, r.gap_seconds, r.catch_up, r.backend,
+                        json.dumps(r.extra),
+                    ]
+                    for r in records
                 ],
             )  # fmt: skip
 

@@ -1,4 +1,8 @@
-"""What every command needs, built once from the global options: settings and rule loading."""
+"""What every command needs, built once from the global options: settings and rule loading.
+
+Rules, the store and the backends are imported when a command first asks for them, so a
+command pays only for what it uses (see ``tests/test_cli_imports.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.backends.base import Backend
 from runner.config import DEFAULT_RULES_DIR, Settings
-from runner.embedded.store import Store
 from runner.errors import UsageError
-from runner.exceptions.loader import ExceptionSet, load_exceptions
-from runner.exceptions.stage import ExceptionCatalog
-from runner.execution.executor import Executor
-from runner.lists.model import ValueListStore
 from runner.logs import get_logger
 from runner.resources import seed_rules_dir
-from runner.rules.loader import RuleSet, load_rules
-from runner.rules.model import Rule
-from runner.rules.select import resolve_rules
 
 # The subparsers object commands register on (not subscriptable at run time on 3.11).
 if TYPE_CHECKING:
+    from runner.backends.base import Backend
+    from runner.embedded.store import Store
+    from runner.exceptions.loader import ExceptionSet
+    from runner.execution.executor import Executor
+    from runner.lists.model import ValueListStore
     from runner.notify.planner import Planner
     from runner.notify.service import Notifications
+    from runner.rules.loader import RuleSet
+    from runner.rules.model import Rule
 
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
@@ -67,6 +69,8 @@ class App:
             path = self.exceptions_dir()
             if self.settings.exceptions is not None and not path.exists():
                 raise UsageError(f"exceptions directory not found: {path}")
+            from runner.exceptions.loader import load_exceptions
+
             self._exception_set = load_exceptions([path])
             for error in self._exception_set.errors:
                 self.log.warning("exception_not_loaded", error=error.message)
@@ -84,6 +88,9 @@ class App:
 
     def executor(self, notifier: Planner | None = None) -> Executor:
         """An executor with the exception lists and value lists (and notifications) wired in."""
+        from runner.exceptions.stage import ExceptionCatalog
+        from runner.execution.executor import Executor
+
         return Executor(
             backend=self.backend(),
             exceptions=ExceptionCatalog.from_set(self.exception_set()),
@@ -93,6 +100,8 @@ class App:
 
     def rule_set(self) -> RuleSet:
         if self._rule_set is None:
+            from runner.rules.loader import load_rules
+
             self._rule_set = load_rules([self.rules_dir()])
             for error in self._rule_set.errors:
                 self.log.warning("rule_not_loaded", error=error.message)
@@ -112,7 +121,7 @@ class App:
             else:
                 from runner.backends.embedded import EmbeddedBackend
 
-                self._backend = EmbeddedBackend(Store(self.settings.store))
+                self._backend = EmbeddedBackend(self.store())
         return self._backend
 
     def notifications(self, backend: Backend | None = None, metrics: Any = None) -> Notifications:
@@ -125,6 +134,8 @@ class App:
 
     def store(self) -> Store:
         """The embedded store file (for commands that only make sense on it)."""
+        from runner.embedded.store import Store
+
         return Store(self.settings.store)
 
     def existing_backend(self) -> Backend:
@@ -138,6 +149,8 @@ class App:
 
     def select(self, names: list[str] | None, *, all_rules: bool = False) -> list[Rule]:
         """The rules named by ``--rule`` (each resolved), or every enabled rule."""
+        from runner.rules.select import resolve_rules
+
         rule_set = self.rule_set()
         rules = list(rule_set.rules)
         if names:

@@ -11,25 +11,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from runner.backends.base import Backend
-from runner.backends.embedded import EmbeddedBackend
 from runner.cli.app import App, Commands
 from runner.cli.output import ProgressBar, shorten, table
-from runner.daemon.backfill import BackfillProgress, BackfillResult, gap_ranges, run_backfill
-from runner.daemon.metrics import Metrics
-from runner.daemon.scheduler import Daemon, DaemonOptions
-from runner.daemon.status import RuleStatus, backfill_command, collect_status
-from runner.embedded.store import Store
 from runner.errors import UsageError
-from runner.exceptions.live import LiveExceptions
-from runner.exceptions.stage import ExceptionCatalog
-from runner.execution.executor import Executor
-from runner.execution.model import ExecutionRecord
-from runner.rules.loader import RuleSet, load_rules
-from runner.rules.model import Rule
 from runner.timeutil import format_duration, isoformat, parse_duration, parse_time, utcnow
+
+# The daemon, the backfill and the backends are imported by the handlers that use them.
+if TYPE_CHECKING:
+    from runner.backends.base import Backend
+    from runner.daemon.backfill import BackfillProgress, BackfillResult
+    from runner.daemon.status import RuleStatus
+    from runner.execution.model import ExecutionRecord
+    from runner.rules.loader import RuleSet
+    from runner.rules.model import Rule
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -131,6 +127,9 @@ def _duration(text: str | None, option: str) -> timedelta | None:
 
 # -- daemon -------------------------------------------------------------------------------
 def cmd_daemon(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.scheduler import Daemon, DaemonOptions
+    from runner.rules.loader import load_rules
+
     settings = app.settings
     workers = args.workers if args.workers is not None else settings.workers
     if not 1 <= workers <= 64:
@@ -147,7 +146,11 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         watch=args.watch,
         metrics_host=args.metrics_host,
         metrics_port=port,
+        batch_records=settings.elasticsearch.configured,
     )
+    from runner.daemon.metrics import Metrics
+    from runner.exceptions.live import LiveExceptions
+    from runner.execution.executor import Executor
     from runner.notify.service import folders, load_config
 
     rules_dir = app.rules_dir()
@@ -198,6 +201,9 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
 def _status_backend(app: App) -> Iterator[Backend]:
     """Before any store exists every rule simply has not run: read an empty throwaway store
     rather than creating the file."""
+    from runner.backends.embedded import EmbeddedBackend
+    from runner.embedded.store import Store
+
     if app.settings.elasticsearch.configured or app.settings.store.exists():
         yield app.backend()
         return
@@ -206,6 +212,8 @@ def _status_backend(app: App) -> Iterator[Backend]:
 
 
 def cmd_status(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.status import collect_status
+
     rules = app.select(args.rule) if args.rule else list(app.rule_set().rules)
     now = utcnow()
     with _status_backend(app) as backend:
@@ -228,6 +236,8 @@ def cmd_status(args: argparse.Namespace, app: App) -> int:
 
 
 def print_status(statuses: list[RuleStatus], now: Any, out: TextIO) -> None:
+    from runner.daemon.status import backfill_command
+
     rows = []
     for s in statuses:
         last = s.last
@@ -258,6 +268,9 @@ def _clock(value: Any) -> str:
 
 # -- backfill -----------------------------------------------------------------------------
 def cmd_backfill(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.backfill import gap_ranges, run_backfill
+    from runner.exceptions.stage import ExceptionCatalog
+
     now = utcnow()
     backend = app.backend()
     if args.gaps:

@@ -6,14 +6,16 @@ import argparse
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.events_cmd import load_files
 from runner.cli.run_cmd import deliver_pending, print_alerts, print_records
-from runner.demo import EventSet, GeneratorConfig
 from runner.errors import UsageError
-from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, utcnow
+
+if TYPE_CHECKING:
+    from runner.execution.model import ExecutionRecord
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -29,6 +31,8 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, app: App) -> int:
+    from runner.demo import EventSet, GeneratorConfig
+
     now = utcnow()
     seed = args.seed if args.seed is not None else int(now.timestamp())
     try:

@@ -8,11 +8,14 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.output import ProgressBar
-from runner.embedded.ingest import LoadProgress, load_events
 from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.embedded.ingest import LoadProgress
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -45,6 +48,8 @@ def load_files(app: App, files: list[str], *, index: str | None) -> int:
         check_index_name(index)
     if app.settings.elasticsearch.configured:
         return _load_into_cluster(app, files, index)
+    from runner.embedded.ingest import load_events
+
     bar = ProgressBar("loading")
 
     def progress(update: LoadProgress) -> None:

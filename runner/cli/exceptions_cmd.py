@@ -5,22 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
 from runner.errors import UsageError
-from runner.exceptions.edit import (
-    add_item,
-    import_export,
-    item_from_alert,
-    remove_item,
-    rule_list_id,
-)
-from runner.exceptions.kibana_import import read_export
-from runner.exceptions.model import Entry, ExceptionItem
-from runner.exceptions.stage import ExceptionCatalog
-from runner.rules.select import resolve_rule
 from runner.timeutil import isoformat, parse_time, utcnow
+
+if TYPE_CHECKING:
+    from runner.exceptions.model import Entry, ExceptionItem
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -73,6 +66,9 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace, app: App) -> int:
+    from runner.exceptions.stage import ExceptionCatalog
+    from runner.rules.select import resolve_rule
+
     exception_set = app.exception_set()
     lists = exception_set.lists
     if args.rule:
@@ -113,6 +109,10 @@ def describe(entry: Entry) -> str:
 
 
 def cmd_import(args: argparse.Namespace, app: App) -> int:
+    from runner.exceptions.edit import import_export
+    from runner.exceptions.kibana_import import read_export
+    from runner.rules.select import resolve_rule
+
     result = read_export(args.file)
     rules = [resolve_rule(app.rule_set().rules, name) for name in args.rule or []]
     for error in result.errors:
@@ -126,6 +126,9 @@ def cmd_import(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_add(args: argparse.Namespace, app: App) -> int:
+    from runner.exceptions.edit import add_item, item_from_alert, rule_list_id
+    from runner.rules.select import resolve_rule
+
     rule = resolve_rule(app.rule_set().rules, args.rule)
     now = utcnow()
     expires = parse_time(args.expires, now) if args.expires else None
@@ -160,6 +163,8 @@ def _print_item(item: ExceptionItem) -> None:
 
 
 def cmd_remove(args: argparse.Namespace, app: App) -> int:
+    from runner.exceptions.edit import remove_item
+
     path = remove_item(app.exceptions_dir(), args.item_id)
     print(f"removed {args.item_id} from {path}")
     return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
-from runner.eql import parse_eql
-from runner.kql import parse_kql
-from runner.search import EqlRequest, EqlResult, Hit, KqlRequest, MissingEvent, TimeRange
 from runner.timeutil import parse_time, utcnow
+
+if TYPE_CHECKING:
+    from runner.search import EqlResult, Hit, MissingEvent
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -33,6 +34,8 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_hunt(args: argparse.Namespace, app: App) -> int:
+    from runner.search import EqlRequest, EqlResult, KqlRequest, TimeRange
+
     now = utcnow()
     time_range = None
     if args.from_ or args.to:
@@ -50,6 +53,8 @@ def cmd_hunt(args: argparse.Namespace, app: App) -> int:
             backend, args.query, time_range=time_range, size=args.size, fmt=args.format
         )
     if args.language == "kuery":
+        from runner.kql import parse_kql
+
         hits = backend.search_kql(
             KqlRequest(
                 query=parse_kql(args.query),
@@ -61,6 +66,8 @@ def cmd_hunt(args: argparse.Namespace, app: App) -> int:
         )
         result = EqlResult(events=hits)
     else:
+        from runner.eql import parse_eql
+
         result = backend.search_eql(
             EqlRequest(
                 query=parse_eql(args.query),
@@ -91,6 +98,8 @@ def _print_ndjson(result: EqlResult) -> None:
 
 
 def _row(hit: Hit | MissingEvent, timestamp_field: str, prefix: str = "") -> tuple[str, ...]:
+    from runner.search import MissingEvent
+
     if isinstance(hit, MissingEvent):
         return (prefix, "(missing event)", "", "", "", "")
     src = hit.source

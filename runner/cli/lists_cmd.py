@@ -9,8 +9,6 @@ from pathlib import Path
 from runner.cli.app import App, Commands
 from runner.cli.output import positive_int, table
 from runner.errors import UsageError
-from runner.lists.imports import read_list_file
-from runner.lists.model import ValueListInfo
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -48,6 +46,9 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_import(args: argparse.Namespace, app: App) -> int:
+    from runner.lists.imports import read_list_file
+    from runner.lists.model import ValueListInfo
+
     read = read_list_file(args.file, args.type)
     for problem in read.problems:
         print(f"skipped {problem}", file=sys.stderr)

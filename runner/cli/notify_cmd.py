@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
 from runner.errors import DeliveryFailed, UsageError
-from runner.notify.model import Connector, Notification
-from runner.notify.secrets import default_env
 from runner.timeutil import format_duration, isoformat, utcnow
+
+if TYPE_CHECKING:
+    from runner.notify.model import Connector
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -45,6 +46,8 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def _secret_sources(connector: Connector) -> str:
+    from runner.notify.secrets import default_env
+
     named = [f"{k} ({w.describe()})" for k, w in sorted(connector.secrets.items())]
     return ", ".join(named) or f"from {default_env(connector.id, '<KEY>')}"
 
@@ -95,6 +98,7 @@ def sample_alert() -> dict[str, Any]:
 
 def cmd_test(args: argparse.Namespace, app: App) -> int:
     from runner.notify.context import build_view
+    from runner.notify.model import Notification
     from runner.notify.planner import _hash
 
     notes = app.notifications()

@@ -7,16 +7,17 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
-from runner.elastic import requests as es_requests
-from runner.exceptions.model import ExceptionList
-from runner.exceptions.stage import AppliedExceptions, ExceptionCatalog, prepare
-from runner.rules.loader import load_rules
-from runner.rules.model import Rule
-from runner.rules.select import resolve_rule
 from runner.timeutil import isoformat, utcnow
+
+if TYPE_CHECKING:
+    from runner.elastic.requests import NativeRequest
+    from runner.exceptions.model import ExceptionList
+    from runner.exceptions.stage import AppliedExceptions
+    from runner.rules.model import Rule
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -68,6 +69,8 @@ def cmd_list(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, app: App) -> int:
+    from runner.rules.loader import load_rules
+
     paths: list[Path] = args.paths or [app.rules_dir()]
     missing = [p for p in paths if not p.exists()]
     for path in missing:
@@ -92,6 +95,9 @@ def cmd_validate(args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_show(args: argparse.Namespace, app: App) -> int:
+    from runner.exceptions.stage import ExceptionCatalog, prepare
+    from runner.rules.select import resolve_rule
+
     rule = resolve_rule(app.rule_set().rules, args.rule)
     _print_essentials(rule)
     lists = ExceptionCatalog.from_set(app.exception_set()).lists_for(rule)
@@ -113,7 +119,7 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-def explain(rule: Rule) -> list[es_requests.NativeRequest]:
+def explain(rule: Rule) -> list[NativeRequest]:
     """The native requests for a window ending now: exactly what the backend sends."""
     from runner.ruletypes import kind_of
 

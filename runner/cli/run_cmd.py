@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
-from runner.execution.model import ExecutionRecord
 from runner.timeutil import isoformat, parse_time, utcnow
 
 if TYPE_CHECKING:
+    from runner.execution.model import ExecutionRecord
     from runner.notify.worker import DeliveryWorker
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from runner.cli.app import App, Commands
 from runner.cli.output import shorten, table
-from runner.ruletest import discover_cases, run_case
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -28,6 +27,8 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_test(args: argparse.Namespace, app: App) -> int:
+    from runner.ruletest import discover_cases, run_case
+
     rules = app.select(args.rule_names) if args.rule_names else list(app.rule_set().rules)
     cases = discover_cases(args.cases, rules)
     if not cases:

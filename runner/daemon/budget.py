@@ -229,6 +229,9 @@ class FencedBackend:
     def record_execution(self, record: ExecutionRecord) -> None:
         self._fence.guard(lambda: self._backend.record_execution(record))
 
+    def record_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        self._fence.guard(lambda: self._backend.record_executions(records))
+
     def record_gap(self, gap: Gap) -> None:
         self._fence.guard(lambda: self._backend.record_gap(gap))
 

@@ -30,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from runner.backends.base import Backend
 from runner.cleanup import after
+from runner.daemon.execution_log import BufferedLog
 from runner.daemon.metrics import Metrics, MetricsServer
 from runner.daemon.reload import DirectoryWatcher, ReloadPlan, effective_interval, plan_reload
 from runner.daemon.supervisor import Execute, Supervisor, execute_rule
@@ -42,30 +43,42 @@ from runner.timeutil import format_duration, utcnow
 if TYPE_CHECKING:
     from runner.notify.worker import DeliveryWorker
 
-MAX_JITTER = timedelta(seconds=10)
+# Kibana's task manager, enabling rules in bulk, runs the first at once and each other one at a
+# random moment within min(its interval, 5 minutes) (task_scheduling.ts,
+# randomlyOffsetRunTimestamp); every later run follows at whole intervals from there.
+MAX_SPREAD = timedelta(minutes=5)
 
 # The outbox's delivery worker and the seconds between rounds when it found nothing to do.
 Delivery = tuple["DeliveryWorker", float]
 
 
-def jitter_for(interval: timedelta) -> float:
-    """Seconds of random delay per run: 5% of the interval, at most 10s.
+def spread_for(interval: timedelta) -> timedelta:
+    """How far into the future a rule's first run may be put: its interval, at most 5m."""
+    return min(interval, MAX_SPREAD)
 
-    Enough to spread a thousand 5-minute rules over ten seconds; small enough that the
-    rule's look-back still covers the delay.
+
+def first_run(now: datetime, interval: timedelta, rng: random.Random, *, first: bool) -> datetime:
+    """The first rule runs now; every other one at a uniformly random offset in its spread,
+    so a thousand rules with one interval start evenly over it, never all at start.
+
+    The executor searches from the rule's persisted "covered up to", so a later first run
+    after a restart misses nothing: it only searches a longer window.
     """
-    return min(interval * 0.05, MAX_JITTER).total_seconds()
+    if first:
+        return now
+    return now + timedelta(seconds=rng.uniform(0, spread_for(interval).total_seconds()))
 
 
-def first_run(now: datetime, interval: timedelta, rng: random.Random) -> datetime:
-    """Run soon after start (state says what is due), spread over the jitter."""
-    return now + timedelta(seconds=rng.uniform(0, jitter_for(interval)))
+def interval_trigger(interval: timedelta, start: datetime) -> IntervalTrigger:
+    """Runs at ``start + k * interval``: no per-run jitter, the phase is the spread."""
+    return IntervalTrigger(seconds=interval.total_seconds(), start_date=start, timezone=UTC)
 
 
-def interval_trigger(interval: timedelta, now: datetime) -> IntervalTrigger:
-    return IntervalTrigger(
-        seconds=interval.total_seconds(), start_date=now, jitter=jitter_for(interval), timezone=UTC
-    )
+def due_time(anchor: datetime, interval: timedelta, now: datetime) -> datetime:
+    """The latest scheduled time at or before ``now`` (a coalesced run answers the latest)."""
+    if now <= anchor or interval <= timedelta(0):
+        return anchor
+    return anchor + ((now - anchor) // interval) * interval
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +93,9 @@ class DaemonOptions:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     tick: float = 0.2  # how often the main thread looks at signal flags
+    # Write execution records in batches (runner.daemon.execution_log): on Elasticsearch a
+    # record is otherwise a request per execution, which waits for a refresh.
+    batch_records: bool = False
 
 
 class Daemon:
@@ -104,9 +120,11 @@ class Daemon:
         self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self.execution_log = BufferedLog(backend) if self.options.batch_records else None
         self._rules: dict[str, Rule] = {}
+        self._anchors: dict[str, datetime] = {}  # rule_id -> its first scheduled run
         self.supervisor = Supervisor(
-            backend=backend,
+            backend=self.execution_log.as_backend() if self.execution_log else backend,
             interval_of=self.interval_of,
             budget=self.options.budget,
             execute=execute,
@@ -182,9 +200,15 @@ class Daemon:
             if self.server is not None:
                 self.server.stop()
 
-        with after(self._stop_delivery, restore, stop_server):
+        def close_log() -> None:
+            if self.execution_log is not None:  # what a failed start left (logged, not raised)
+                self.execution_log.close()
+
+        with after(self._stop_delivery, close_log, restore, stop_server):
             self._apply(plan, reason="start")
             self._start_delivery()
+            if self.execution_log is not None:
+                self.execution_log.start()
             self._scheduler.start()
             get_logger().info(
                 "daemon_started", rules=len(plan.rules), workers=self.options.workers,
@@ -218,16 +242,24 @@ class Daemon:
             self._rules = dict(plan.rules)
         for rule_id in plan.removed:
             self._scheduler.remove_job(rule_id)
-        for rule_id in plan.added:
+            with self._lock:
+                self._anchors.pop(rule_id, None)
+        for position, rule_id in enumerate(plan.added):
             rule = plan.rules[rule_id]
             interval = self.interval_of(rule)
+            start = first_run(now, interval, self._rng, first=position == 0 and reason == "start")
+            with self._lock:
+                self._anchors[rule_id] = start
             self._scheduler.add_job(
-                self._fire, trigger=interval_trigger(interval, now), args=(rule_id,),
-                id=rule_id, name=rule.stem, next_run_time=first_run(now, interval, self._rng),
+                self._fire, trigger=interval_trigger(interval, start), args=(rule_id,),
+                id=rule_id, name=rule.stem, next_run_time=start,
             )  # fmt: skip
         for rule_id in plan.rescheduled:
             interval = self.interval_of(plan.rules[rule_id])
-            self._scheduler.reschedule_job(rule_id, trigger=interval_trigger(interval, now))
+            start = first_run(now, interval, self._rng, first=False)
+            with self._lock:
+                self._anchors[rule_id] = start
+            self._scheduler.reschedule_job(rule_id, trigger=interval_trigger(interval, start))
         kept = {error.path for error in plan.kept}
         for error in plan.errors:
             log.warning(
@@ -260,11 +292,14 @@ class Daemon:
         """The job function, on a scheduler worker thread."""
         with self._lock:
             rule = self._rules.get(rule_id)  # the current version, reloads included
+            anchor = self._anchors.get(rule_id)
         if rule is None or self._stop_signal is not None:
             return
+        interval = self.interval_of(rule)
         if self.options.interval is not None:
-            rule = replace(rule, scheduled_interval=format_duration(self.interval_of(rule)))
-        self.supervisor.run(rule)
+            rule = replace(rule, scheduled_interval=format_duration(interval))
+        due = due_time(anchor, interval, self._clock()) if anchor is not None else None
+        self.supervisor.run(rule, due=due)
 
     def _loop(self, watcher: DirectoryWatcher | None) -> None:
         next_poll = time.monotonic() + self.options.watch_every
@@ -292,6 +327,8 @@ class Daemon:
                 "execution_interrupted", rule=job.rule.name, rule_id=job.rule.rule_id,
                 detail="cut short by shutdown; its window is searched again at the next start",
             )  # fmt: skip
+        if self.execution_log is not None:  # every record, the cut ones too, before exiting
+            self.execution_log.close()
         log.info("daemon_stopped", interrupted=len(cut))
         return 0
 

@@ -48,6 +48,7 @@ class Inflight:
     rule: Rule
     now: datetime
     budget: timedelta
+    due: datetime | None = None  # when the schedule wanted it to start
     fence: Fence = field(default_factory=Fence)
     records: list[ExecutionRecord] = field(default_factory=list)
     thread: threading.Thread | None = None
@@ -89,18 +90,21 @@ class Supervisor:
         self._lock = threading.Lock()
         self._running: set[Inflight] = set()
         self._stuck: dict[str, Inflight] = {}  # abandoned, thread still alive
+        # rule_id -> whether it had open gaps when last looked at (absent: not looked yet).
+        self._gapped: dict[str, bool] = {}
         self._stopping = threading.Event()
 
     # -- one scheduled run ---------------------------------------------------------------
-    def run(self, rule: Rule) -> RunSummary:
-        """Execute ``rule`` now, waiting at most its budget.  Called on a scheduler worker."""
+    def run(self, rule: Rule, *, due: datetime | None = None) -> RunSummary:
+        """Execute ``rule`` now, waiting at most its budget.  Called on a scheduler worker;
+        ``due`` is the scheduled time this run answers (its lateness is logged)."""
         if self._stopping.is_set():
             return RunSummary(rule_id=rule.rule_id, status="failed", outcome="refused")
         stuck = self._stuck_execution(rule.rule_id)
         if stuck is not None:
             return self._skip_stuck(rule, stuck)
         budget = time_budget(self._interval_of(rule), self._budget)
-        job = Inflight(rule=rule, now=self._clock(), budget=budget)
+        job = Inflight(rule=rule, now=self._clock(), budget=budget, due=due)
         thread = threading.Thread(
             target=self._body, args=(job,), name=f"rule:{rule.stem}", daemon=True
         )
@@ -248,10 +252,19 @@ class Supervisor:
     # -- reporting -----------------------------------------------------------------------
     def _summarize(self, job: Inflight, seconds: float) -> RunSummary:
         outcome = job.fence.settled or "completed"
-        return self._summarize_records(job.rule.rule_id, outcome, job.records, seconds)
+        return self._summarize_records(
+            job.rule.rule_id, outcome, job.records, seconds, due=job.due, started=job.now
+        )
 
     def _summarize_records(
-        self, rule_id: str, outcome: str, records: list[ExecutionRecord], seconds: float
+        self,
+        rule_id: str,
+        outcome: str,
+        records: list[ExecutionRecord],
+        seconds: float,
+        *,
+        due: datetime | None = None,
+        started: datetime | None = None,
     ) -> RunSummary:
         status: Status = (
             max((r.status for r in records), key=lambda s: _SEVERITY[s]) if records else "failed"
@@ -277,19 +290,37 @@ class Supervisor:
             "search_ms": sum(r.search_ms for r in records),
             "index_ms": sum(r.index_ms for r in records),
             "duration_ms": int(seconds * 1000),
+            # Start of the execution after its scheduled time (workers busy, machine slow).
+            "scheduled_at": isoformat(due) if due is not None else None,
+            "lateness_ms": (
+                max(int((started - due).total_seconds() * 1000), 0)
+                if due is not None and started is not None
+                else None
+            ),
             "message": next((r.message for r in reversed(records) if r.status != "succeeded"), ""),
         }
         (log.warning if status == "failed" else log.info)("rule_executed", **fields)
         return RunSummary(rule_id=rule_id, status=status, outcome=outcome, records=tuple(records))
 
     def _refresh_gaps(self, records: list[ExecutionRecord]) -> None:
+        """Keep ``runner_open_gap_seconds`` current with one search per rule only when it can
+        have changed: at the rule's first run here, after a run that reported a gap, and while
+        gaps are open (a backfill elsewhere may close them). Only executions open gaps, so a
+        rule without any costs no search per run (a round trip on Elasticsearch)."""
         if not records:
             return
         rule_id, name = records[0].rule_id, records[0].rule_name
+        reported = any(r.gap_seconds for r in records)
+        with self._lock:
+            known_clear = self._gapped.get(rule_id) is False
+        if known_clear and not reported:
+            return
         try:
             gaps = self._backend.open_gaps(rule_id)
         except RunnerError:
             return  # a metric is not worth failing over; the next run refreshes it
+        with self._lock:
+            self._gapped[rule_id] = bool(gaps)
         self._metrics.set(
             "runner_open_gap_seconds", sum(g.seconds for g in gaps), rule_labels(rule_id, name)
         )

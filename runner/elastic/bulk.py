@@ -1,8 +1,9 @@
-"""``_bulk`` with ``create``: insert-if-absent, item by item.
+"""``_bulk`` with ``create``: insert-if-absent, item by item (or with ``index``: write).
 
 A 201 item is created, a 409 item already existed (a duplicate, not an error), a 429 or 5xx
 item is sent again with backoff (within the client's retry policy), any other item failed.
-Nothing counts as created unless Elasticsearch said 201.  :func:`event_action` turns one
+Nothing counts as created unless Elasticsearch said 201 (with ``index``, 200 too: the document
+was replaced).  :func:`event_action` turns one
 NDJSON event line into its ``create`` (``runner events load`` on a cluster).
 """
 
@@ -12,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from runner.elastic.client import ElasticClient
 from runner.elastic.responses import BulkItem, bulk_items
@@ -47,10 +48,20 @@ def _retriable(item: BulkItem) -> bool:
 def bulk_create(
     client: ElasticClient, actions: Sequence[Create], *, refresh: str | None = "wait_for"
 ) -> BulkOutcome:
+    return bulk_write(client, actions, op="create", refresh=refresh)
+
+
+def bulk_write(
+    client: ElasticClient,
+    actions: Sequence[Create],
+    *,
+    op: Literal["create", "index"],
+    refresh: str | None = "wait_for",
+) -> BulkOutcome:
     outcome = BulkOutcome()
     for start in range(0, len(actions), CHUNK):
         _send_chunk(client, list(range(start, min(start + CHUNK, len(actions)))), actions,
-                    refresh, outcome)  # fmt: skip
+                    op, refresh, outcome)  # fmt: skip
     return outcome
 
 
@@ -58,6 +69,7 @@ def _send_chunk(
     client: ElasticClient,
     positions: list[int],
     actions: Sequence[Create],
+    op: str,
     refresh: str | None,
     outcome: BulkOutcome,
 ) -> None:
@@ -71,7 +83,7 @@ def _send_chunk(
             meta: dict[str, Any] = {"_index": actions[pos].index}
             if actions[pos].id is not None:
                 meta["_id"] = actions[pos].id
-            body += [{"create": meta}, dict(actions[pos].doc)]
+            body += [{op: meta}, dict(actions[pos].doc)]
         items = bulk_items(client.request("POST", path, body).body)
         retry: list[tuple[int, str]] = []
         for i, pos in enumerate(positions):
@@ -81,7 +93,7 @@ def _send_chunk(
             item = items[i]
             if item.id:
                 outcome.ids[pos] = item.id
-            if item.status == 201:
+            if item.status == 201 or (op == "index" and item.status == 200):
                 outcome.created.append(pos)
             elif item.status == 409:
                 outcome.duplicates.append(pos)

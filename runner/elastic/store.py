@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 from runner.config import DEFAULT_ALERTS_INDEX
-from runner.elastic.bulk import Create, bulk_create
+from runner.elastic.bulk import Create, bulk_create, bulk_write
 from runner.elastic.client import ElasticClient, Response
 from runner.elastic.dsl import doc_path, index_path
-from runner.errors import IndexNotFound
+from runner.errors import BackendError, IndexNotFound
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from runner.logs import get_logger
 from runner.notify.model import NotifyHook
@@ -255,6 +255,22 @@ class ElasticAlertStore:
     def record_execution(self, record: ExecutionRecord) -> None:
         path = doc_path(self.names.executions, record.execution_id) + "?refresh=wait_for"
         self._client.request("PUT", path, execution_doc(record))
+
+    def record_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        """One ``_bulk`` of ``index`` actions (a record written again is the same document)."""
+        if not records:
+            return
+        actions = [
+            Create(index=self.names.executions, id=r.execution_id, doc=execution_doc(r))
+            for r in records
+        ]
+        outcome = bulk_write(self._bulk_client, actions, op="index", refresh="wait_for")
+        if outcome.failed:
+            position, reason = outcome.failed[0]
+            raise BackendError(
+                f"{len(outcome.failed)} of {len(records)} execution record(s) were not written "
+                f"(first: {records[position].execution_id}: {reason})"
+            )
 
     def list_executions(
         self, *, rule_ids: Sequence[str] = (), limit: int | None = None

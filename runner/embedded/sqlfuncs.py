@@ -1,7 +1,8 @@
 """SQL macros giving DuckDB Elasticsearch's value semantics (dates, EQL functions, IPs).
 
-Kept in the store file (plain SQL, so any DuckDB opens it) and refreshed once per process on
-first use: creating them on every connection would cost each operation tens of milliseconds.
+Kept in the store file (plain SQL, so any DuckDB opens it) and created again only when their
+text changes (the store keeps a digest of :data:`MACROS`): creating them on every connection
+would cost each operation tens of milliseconds.
 Python UDFs are not used: DuckDB's need numpy, which the runner does not depend on.
 """
 
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["install"]
+__all__ = ["MACROS", "install"]
 
-_MACROS: tuple[str, ...] = (
+MACROS: tuple[str, ...] = (
     # Elasticsearch's default date format `strict_date_optional_time||epoch_millis`, as epoch
     # milliseconds (regular expressions, which cost, only for the less usual forms).  A 4-digit
     # string is a year (the date format is tried first); any other all-digit string is epoch
@@ -182,4 +183,4 @@ _MACROS: tuple[str, ...] = (
 def install(con: duckdb.DuckDBPyConnection, *, temporary: bool = False) -> None:
     """Create (or refresh) the macros: in the store file, or on this connection only."""
     kind = "TEMP MACRO" if temporary else "MACRO"
-    con.execute(";\n".join(f"CREATE OR REPLACE {kind} {body}" for body in _MACROS))
+    con.execute(";\n".join(f"CREATE OR REPLACE {kind} {body}" for body in MACROS))

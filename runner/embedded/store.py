@@ -16,10 +16,14 @@ its built-in extensions load every time) and *attaches* the store file to it for
 Other parts of the runner (alerts, executions, rule state) keep their own tables in the same
 file: they call :func:`register_schema` at import time with idempotent ``CREATE ... IF NOT
 EXISTS`` statements, and every store applies the registered schemas on its first connection.
+The file records a digest of each schema (and of the SQL macros) it holds in
+``runner_schema``: a schema is applied again only when its statements changed, so a process
+that only reads (``runner hunt``) reads one small table and writes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -238,7 +242,6 @@ class Store:
         self._sleep = sleep
         self._local = threading.local()
         self._schemas_applied: set[tuple[str, tuple[str, ...]]] = set()
-        self._macros_installed = False
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -313,13 +316,39 @@ class Store:
             _ENGINE.release(self.path)
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        for name, statements in registered_schemas().items():
-            key = (name, statements)
-            if key in self._schemas_applied:
-                continue
-            for statement in statements:
-                con.execute(statement)
-            self._schemas_applied.add(key)
-        if not self._macros_installed:
-            sqlfuncs.install(con)
-            self._macros_installed = True
+        wanted = [*registered_schemas().items(), (_MACROS, sqlfuncs.MACROS)]
+        pending = [(n, s) for n, s in wanted if (n, s) not in self._schemas_applied]
+        if not pending:
+            return
+        stored = _stored_digests(con)
+        for name, statements in pending:
+            digest = _digest(statements)
+            if stored.get(name) != digest:
+                if name == _MACROS:
+                    sqlfuncs.install(con)
+                else:
+                    for statement in statements:
+                        con.execute(statement)
+                con.execute(f"INSERT OR REPLACE INTO {_DIGESTS} VALUES (?, ?)", [name, digest])
+            self._schemas_applied.add((name, statements))
+
+
+_DIGESTS = "runner_schema"
+_MACROS = "(macros)"  # not a schema name: register_schema names are identifiers
+
+
+def _digest(statements: tuple[str, ...]) -> str:
+    return hashlib.sha256("\x00".join(statements).encode("utf-8")).hexdigest()
+
+
+def _stored_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """What the file says it holds; an older file (or a new one) holds no digests yet."""
+    try:
+        rows = con.execute(f"SELECT name, digest FROM {_DIGESTS}").fetchall()
+    except duckdb.CatalogException:
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {_DIGESTS} "
+            "(name VARCHAR PRIMARY KEY, digest VARCHAR NOT NULL)"
+        )
+        return {}
+    return {str(name): str(digest) for name, digest in rows}

@@ -32,6 +32,7 @@ from lark.parsers.lalr_analysis import Shift
 from runner.eql import ast
 from runner.eql.functions import lookup, suggest
 from runner.errors import QueryError
+from runner.grammars import cached_lark
 
 __all__ = ["parse_eql"]
 
@@ -159,7 +160,7 @@ def parse_eql(text: str) -> ast.Query:
 @cache
 def _lark() -> Lark:
     # Built once per process: compiling the LALR tables is the expensive part.
-    return Lark(
+    return cached_lark(
         resources.files("runner.eql").joinpath(_GRAMMAR).read_text("utf-8"),
         parser="lalr",
         lexer=_Lexer,

@@ -20,6 +20,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from runner.errors import QueryError
+from runner.grammars import cached_lark
 from runner.kql import ast
 
 __all__ = ["parse_kql"]
@@ -209,7 +210,7 @@ class _ToAst(Transformer[Token, Any]):
 @functools.cache
 def _parser() -> Lark:
     # Built once, on first use: LALR with the contextual lexer and the transformer inline.
-    return Lark(
+    return cached_lark(
         _GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",

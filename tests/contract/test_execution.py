@@ -431,3 +431,20 @@ def test_alert_overrides_apply_on_every_backend(harness: Harness) -> None:
     assert by_event["tp-alice"]["kibana.alert.rule.name"] == "bash"
     # No process.pid in these events: the rule's own risk score stays.
     assert {a["kibana.alert.risk_score"] for a in by_event.values()} == {rule.risk_score}
+
+
+def test_execution_records_written_in_one_batch_read_back_newest_first(
+    harness: Harness,
+) -> None:
+    """The daemon's batched execution log: every record of a batch is stored as one alone."""
+    rule = seed("emond")
+    (one,) = Executor(backend=harness.backend, clock=lambda: NOW).run(rule, NOW)
+    later = [
+        replace(one, execution_id=f"{one.execution_id}-{n}", started_at=NOW + n * MIN,
+                ended_at=NOW + n * MIN, status="partial failure", message=f"batch {n}")
+        for n in (1, 2)
+    ]  # fmt: skip
+    harness.backend.record_executions(later)
+    harness.backend.record_executions([])
+    records = harness.backend.list_executions(rule_ids=[rule.rule_id])
+    assert records == [later[1], later[0], one]

@@ -101,6 +101,10 @@ class MemoryBackend:
         with self.lock:
             self.executions.append(record)
 
+    def record_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        with self.lock:
+            self.executions.extend(records)
+
     def record_gap(self, gap: Gap) -> None:
         with self.lock:
             self.gaps[(gap.rule_id, gap.start)] = gap

@@ -73,3 +73,11 @@ def test_daemon_runs_on_elasticsearch_when_configured(tmp_path: Path, cluster: F
     assert len(store.docs["runner-alerts-default"]) == 2  # written once, re-found every second
     assert len(cluster.calls("POST", EQL_PATH)) >= 3
     assert not [r for r in cluster.unexpected if r.path != "/"], cluster.unexpected[:3]
+    # Execution records go in batches (one _bulk of index actions a second, the rest at the
+    # stop), never one request per execution; every one of them is there after the stop.
+    assert len(store.docs["runner-executions"]) == len(lines)
+    assert not [c for c in cluster.calls("PUT") if c.path.startswith("/runner-executions/")]
+    batches = [
+        c for c in cluster.calls("POST", "/_bulk") if "index" in c.body[0]
+    ]  # fmt: skip
+    assert sum(len(c.body) // 2 for c in batches) == len(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import random
 import threading
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from runner.backends.base import Backend
-from runner.daemon.scheduler import Daemon, DaemonOptions, first_run, jitter_for
+from runner.daemon.scheduler import Daemon, DaemonOptions, due_time, first_run, spread_for
 from runner.daemon.status import collect_status
 from runner.daemon.supervisor import execute_rule
 from runner.execution.model import ExecutionRecord
@@ -24,15 +26,32 @@ from tests.helpers import write_rule
 SECOND = timedelta(seconds=1)
 
 
-def test_jitter_is_small_and_the_first_run_comes_soon() -> None:
-    assert jitter_for(SECOND) == pytest.approx(0.05)
-    assert jitter_for(timedelta(minutes=5)) == 10.0
-    assert jitter_for(timedelta(hours=1)) == 10.0
+def test_first_runs_spread_over_the_interval_as_kibana_spreads_its_tasks() -> None:
+    assert spread_for(SECOND) == SECOND
+    assert spread_for(timedelta(minutes=5)) == timedelta(minutes=5)
+    assert spread_for(timedelta(hours=1)) == timedelta(minutes=5)  # Kibana's cap
     now = datetime(2024, 5, 1, tzinfo=UTC)
     rng = random.Random(1)
-    firsts = [first_run(now, timedelta(minutes=5), rng) for _ in range(200)]
-    assert all(now <= t <= now + timedelta(seconds=10) for t in firsts)
-    assert len({t.second for t in firsts}) > 5  # spread over the seconds, not one burst
+    assert first_run(now, timedelta(minutes=5), rng, first=True) == now
+    firsts = [first_run(now, timedelta(minutes=5), rng, first=False) for _ in range(1000)]
+    assert all(now <= t <= now + timedelta(minutes=5) for t in firsts)
+    # Evenly over the interval: every 30 s slice of the 5 minutes gets about a tenth.
+    slices = [0] * 10
+    for t in firsts:
+        slices[min(int((t - now).total_seconds() // 30), 9)] += 1
+    assert all(60 <= count <= 140 for count in slices), slices
+    hourly = [first_run(now, timedelta(hours=1), rng, first=False) for _ in range(200)]
+    assert max(hourly) <= now + timedelta(minutes=5)
+
+
+def test_due_time_is_the_latest_slot_of_the_rule_phase() -> None:
+    anchor = datetime(2024, 5, 1, 12, 0, 7, tzinfo=UTC)
+    five = timedelta(minutes=5)
+    assert due_time(anchor, five, anchor - SECOND) == anchor
+    assert due_time(anchor, five, anchor + timedelta(milliseconds=3)) == anchor
+    assert due_time(anchor, five, anchor + five + SECOND) == anchor + five
+    # A coalesced run (two slots missed) answers the latest slot.
+    assert due_time(anchor, five, anchor + 3 * five - SECOND) == anchor + 2 * five
 
 
 class Running:
@@ -188,3 +207,44 @@ def test_an_interval_override_is_what_the_rule_runs_and_status_shows(
     assert {r.extra.get("interval") for r in backend.records("id-a")} == {"1s"}
     (status,) = collect_status(load_rules([tmp_path]).rules, backend, datetime.now(UTC))
     assert status.interval == SECOND
+
+
+def test_rules_start_at_spread_phases_and_each_run_logs_its_lateness(
+    tmp_path: Path, start: Callable[..., Running], logs: io.StringIO
+) -> None:
+    for stem in ("a", "b", "c", "d", "e", "f"):
+        write_rule(tmp_path, stem)
+    backend = MemoryBackend()
+    running = start(tmp_path, backend, workers=2)
+    assert wait_until(lambda: all(len(backend.records(f"id-{s}")) >= 3 for s in "abcdef"))
+    assert running.stop() == 0
+    executed = [json.loads(line) for line in logs.getvalue().splitlines()]
+    executed = [e for e in executed if e.get("event") == "rule_executed"]
+    phases: dict[str, set[int]] = {}
+    for entry in executed:
+        due = datetime.fromisoformat(entry["scheduled_at"].replace("Z", "+00:00"))
+        assert 0 <= entry["lateness_ms"] < 1000
+        phases.setdefault(entry["rule_id"], set()).add(round(due.timestamp() * 1000) % 1000)
+    # One phase per rule (every run a whole interval after the first; ms rounding aside) ...
+    for rule_id, seen in phases.items():
+        assert max(seen) - min(seen) <= 2 or {0, 999} & seen, (rule_id, seen)
+    # ... and the six rules do not share one.
+    assert len({min(seen) // 10 for seen in phases.values()}) >= 3, phases
+
+
+def test_batched_execution_records_are_all_written_by_the_stop(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    write_rule(tmp_path, "a")
+    write_rule(tmp_path, "b")
+    backend = MemoryBackend()
+    running = start(tmp_path, backend, batch_records=True)
+    log = running.daemon.execution_log
+    assert log is not None
+    assert wait_until(lambda: len(backend.states) == 2 and log.pending() == 0)
+    assert wait_until(lambda: len(backend.records("id-a")) >= 2)  # flushed while running
+    assert running.stop() == 0
+    assert log.pending() == 0
+    runs = [r for r in backend.executions if r.rule_id in ("id-a", "id-b")]
+    assert {r.rule_id for r in runs} == {"id-a", "id-b"}
+    assert len({r.execution_id for r in runs}) == len(runs)  # each written once

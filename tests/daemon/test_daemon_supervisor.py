@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from runner.backends.base import Backend
-from runner.daemon.metrics import Metrics
+from runner.daemon.metrics import Metrics, format_value
 from runner.daemon.supervisor import Execute, Supervisor, execute_rule
-from runner.execution.model import ExecutionRecord, RuleState
+from runner.execution.model import ExecutionRecord, Gap, RuleState
 from runner.rules.model import Rule
 from tests.daemon.fakes import MemoryBackend, event
 from tests.helpers import make_rule
@@ -148,3 +148,48 @@ def test_shutdown_waits_for_a_short_execution_and_cuts_a_long_one() -> None:
     for thread in runs:
         thread.join(5)
     assert RULE.rule_id not in backend.states  # the cut execution never advanced state
+
+
+class GapCountingBackend(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gap_searches = 0
+
+    def open_gaps(self, rule_id: str | None = None) -> list[Gap]:
+        self.gap_searches += 1
+        return super().open_gaps(rule_id)
+
+
+def test_open_gaps_are_searched_only_when_they_can_have_changed() -> None:
+    """A rule without gaps costs no gap search per run; a reported gap is seen at once and
+    watched until a backfill closes it."""
+    backend = GapCountingBackend()
+    metrics = Metrics()
+    clock = [NOW]
+    sup = Supervisor(backend=backend, interval_of=lambda rule: timedelta(minutes=5),
+                     metrics=metrics, clock=lambda: clock[0])  # fmt: skip
+    gauge = 'runner_open_gap_seconds{rule_id="rule-a",rule_name="Rule A"}'
+    sup.run(RULE)  # first run here: looked up once
+    assert backend.gap_searches == 1
+    for _ in range(3):
+        clock[0] += timedelta(minutes=5)
+        sup.run(RULE)
+    assert backend.gap_searches == 1  # nothing can have opened one
+    clock[0] += timedelta(hours=2)  # downtime beyond catch-up: the run reports a gap
+    sup.run(RULE)
+    assert backend.gap_searches == 2
+    (gap,) = backend.open_gaps(RULE.rule_id)
+    assert gap.seconds > 0
+    assert f"{gauge} {format_value(gap.seconds)}" in metrics.render()
+    backend.gap_searches = 0
+    clock[0] += timedelta(minutes=5)
+    sup.run(RULE)  # still open: watched
+    assert backend.gap_searches == 1
+    backend.close_gap(gap, gap.end)  # a backfill elsewhere
+    clock[0] += timedelta(minutes=5)
+    sup.run(RULE)
+    assert backend.gap_searches == 2
+    assert f"{gauge} 0" in metrics.render()
+    clock[0] += timedelta(minutes=5)
+    sup.run(RULE)
+    assert backend.gap_searches == 2  # clear again: no more searches

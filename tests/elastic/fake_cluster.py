@@ -172,41 +172,36 @@ class DocStore:
         return None
 
     def _bulk(self, lines: list[dict[str, Any]]) -> Reply:
+        """``create`` (409 when the id exists) and ``index`` (201 created, 200 replaced)."""
         items = []
         for action, doc in zip(lines[::2], lines[1::2], strict=True):
-            meta = action["create"]
+            (op, meta), *_ = action.items()
             docs = self.docs.setdefault(meta["_index"], {})
             doc_id = meta["_id"]
-            if doc_id in docs:
+            exists = doc_id in docs
+            if op == "create" and exists:
                 error = {
                     "type": "version_conflict_engine_exception",
                     "reason": f"[{doc_id}]: version conflict, document already exists "
                     "(current version [1])",
                 }
                 items.append(
-                    {
-                        "create": {
-                            "_index": meta["_index"],
-                            "_id": doc_id,
-                            "status": 409,
-                            "error": error,
-                        }
-                    }
+                    {op: {"_index": meta["_index"], "_id": doc_id, "status": 409, "error": error}}
                 )
-            else:
-                self._write(meta["_index"], doc_id, doc)
-                items.append(
-                    {
-                        "create": {
-                            "_index": meta["_index"],
-                            "_id": doc_id,
-                            "_version": 1,
-                            "result": "created",
-                            "status": 201,
-                        }
+                continue
+            self._write(meta["_index"], doc_id, doc)
+            items.append(
+                {
+                    op: {
+                        "_index": meta["_index"],
+                        "_id": doc_id,
+                        "_version": 2 if exists else 1,
+                        "result": "updated" if exists else "created",
+                        "status": 200 if exists else 201,
                     }
-                )
-        errors = any(i["create"]["status"] >= 300 for i in items)
+                }
+            )
+        errors = any(next(iter(i.values()))["status"] >= 300 for i in items)
         return Reply(200, {"took": 3, "errors": errors, "items": items})
 
     def _search(self, index: str, body: dict[str, Any]) -> Reply:

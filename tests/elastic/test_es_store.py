@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from runner.backends.elasticsearch import ElasticsearchBackend
 from runner.elastic import store as store_module
+from runner.errors import BackendError
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
 from tests.elastic.fake_cluster import FakeCluster, Reply, error_body, search_body
 
@@ -356,3 +358,42 @@ def test_gaps_record_extend_list_and_close(cluster: FakeCluster) -> None:
             {"rule_id": {"order": "asc", "unmapped_type": "keyword"}},
         ],
     }
+
+
+def test_record_executions_is_one_bulk_of_index_actions(
+    cluster: FakeCluster, backend: ElasticsearchBackend
+) -> None:
+    store = cluster.enable_store()
+    second = replace(RECORD, execution_id="e2", status="succeeded", message="")
+    backend.record_executions([RECORD, second])
+    (bulk,) = cluster.calls("POST", "/_bulk")
+    assert bulk.query == {"refresh": "wait_for"}
+    assert bulk.body[::2] == [
+        {"index": {"_index": "runner-executions", "_id": "e1"}},
+        {"index": {"_index": "runner-executions", "_id": "e2"}},
+    ]
+    assert bulk.body[1] == RECORD_DOC
+    assert set(store.docs["runner-executions"]) == {"e1", "e2"}
+    backend.record_executions([RECORD])  # written again (a retried batch): replaced, no error
+    assert len(store.docs["runner-executions"]) == 2
+    backend.record_executions([])
+    assert len(cluster.calls("POST", "/_bulk")) == 2  # nothing to write: no request
+
+
+def test_record_executions_reports_items_not_written(
+    cluster: FakeCluster, backend: ElasticsearchBackend
+) -> None:
+    refused = {"type": "mapper_parsing_exception", "reason": "failed to parse field [extra]"}
+    cluster.script(
+        "POST",
+        "/_bulk",
+        Reply(200, {"took": 1, "errors": True, "items": [
+            {"index": {"_index": "runner-executions", "_id": "e1", "status": 201}},
+            {"index": {"_index": "runner-executions", "_id": "e2", "status": 400,
+                       "error": refused}},
+        ]}),
+    )  # fmt: skip
+    second = replace(RECORD, execution_id="e2")
+    with pytest.raises(BackendError, match=r"1 of 2 execution record\(s\) were not written "
+                       r"\(first: e2: mapper_parsing_exception: failed to parse"):  # fmt: skip
+        backend.record_executions([RECORD, second])

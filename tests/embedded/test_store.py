@@ -101,6 +101,36 @@ def test_registered_schemas_are_applied(tmp_path: Path) -> None:
         register_schema("test_embedded_extra")  # leave it empty for other tests
 
 
+def test_a_schema_is_applied_again_only_when_it_changes(tmp_path: Path) -> None:
+    """Each new Store stands for a new process: the file's digests say what it already holds,
+    so opening a current store runs none of the statements (a hunt writes nothing)."""
+    path = tmp_path / "store.duckdb"
+    register_schema(
+        "test_digest",
+        "CREATE TABLE IF NOT EXISTS applied (n INTEGER)",
+        "INSERT INTO applied VALUES (1)",
+    )
+    try:
+        for _ in range(3):
+            with Store(path).connect():
+                pass
+        with Store(path).connect() as con:
+            assert con.execute("SELECT n FROM applied").fetchall() == [(1,)]
+            digests = dict(con.execute("SELECT name, digest FROM runner_schema").fetchall())
+            assert {"events", "test_digest", "(macros)"} <= set(digests)
+            # The macros are in the file.
+            assert con.execute("SELECT es_long('42')").fetchone() == (42,)
+        register_schema(
+            "test_digest",
+            "CREATE TABLE IF NOT EXISTS applied (n INTEGER)",
+            "INSERT INTO applied VALUES (2)",
+        )
+        with Store(path).connect() as con:
+            assert sorted(con.execute("SELECT n FROM applied").fetchall()) == [(1,), (2,)]
+    finally:
+        register_schema("test_digest")  # leave it empty for other tests
+
+
 def test_connect_is_reentrant(tmp_path: Path) -> None:
     store = Store(tmp_path / "store.duckdb")
     with store.connect() as outer, store.connect() as inner:

@@ -1,0 +1,105 @@
+"""Quick commands load only what they use: no DuckDB, APScheduler, Elasticsearch client,
+structlog or Jinja2 for ``runner --help`` or ``runner rules list``.
+
+A test of the property that makes start-up fast (``scripts/bench_cli.py`` measures the time);
+each case runs in a fresh interpreter, since this test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("duckdb", "apscheduler", "elasticsearch", "elastic_transport", "structlog", "jinja2")
+
+_PROBE = """
+import contextlib, io, json, sys
+import runner.cli.main as cli
+out = io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        code = cli.main(sys.argv[1:])
+    except SystemExit as exc:  # --help exits from argparse
+        code = exc.code
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+print(json.dumps({"code": code, "loaded": loaded, "out": out.getvalue()}))
+"""
+
+
+def _probe(tmp_path: Path, *args: str) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def test_importing_the_cli_loads_no_heavy_module(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import runner.cli.main, sys, json; print(json.dumps(list(sys.modules)))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert "runner" in loaded
+    assert not loaded & set(HEAVY)
+    # Not the rule loader either: --help needs no parser.
+    assert "lark" not in loaded
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("--version",), ("rules", "list"), ("hunt", "--help"), ("daemon", "--help")],
+)
+def test_quick_commands_load_no_heavy_module(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _probe(tmp_path, *args)
+    assert result["code"] == 0
+    assert result["out"]  # the command did its work
+    loaded = set(result["loaded"])  # type: ignore[call-overload]
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_rules_list_still_loads_and_lists_the_rules(tmp_path: Path) -> None:
+    result = _probe(tmp_path, "rules", "list")
+    out = str(result["out"])
+    for stem in ("emond_child_process", "exim4_child_process", "installer_package_network"):
+        assert stem in out
+
+
+def test_a_command_that_logs_loads_structlog_when_it_logs(tmp_path: Path) -> None:
+    """Deferred logging set-up still applies: a rule that fails to load is logged as JSON."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "broken.toml").write_text("[rule\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "--log-format", "json", "rules", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    record = json.loads(done.stderr.splitlines()[0])
+    assert record["event"] == "rule_not_loaded"
+    assert record["level"] == "warning"
+    assert "broken.toml" in record["error"]
