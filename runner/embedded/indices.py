@@ -4,6 +4,11 @@ As Elasticsearch's multi-target syntax: ``*`` wildcards, several patterns separa
 ``-pattern`` excludes what earlier patterns matched, ``*`` / ``_all`` / nothing means every
 index.  Wildcards do not reach hidden indices (names starting with ``.``) unless the pattern
 itself starts with ``.``.  A remote ``cluster:index`` pattern matches nothing locally.
+
+A data stream's backing index (``.ds-<data stream>-<yyyy.MM.dd>-<generation>``, the ``_index``
+of every hit a search of a data stream returns) is also selected by the patterns that match its
+data stream's name, as Elasticsearch resolves a pattern to data streams and then to their
+backing indices: exported hits loaded as they came are found by the rules' patterns.
 """
 
 from __future__ import annotations
@@ -20,16 +25,28 @@ def split_patterns(patterns: Iterable[str]) -> list[str]:
     return [p.strip() for item in patterns for p in item.split(",") if p.strip()]
 
 
+# The data stream of a backing index ('' for any other index).
+_DATA_STREAM = (
+    "(CASE WHEN starts_with(_index, '.ds-') THEN "
+    r"regexp_extract(_index, '^\.ds-(.+)-\d{4}\.\d{2}\.\d{2}-\d+$', 1) ELSE '' END)"
+)
+
+
 def _match(pattern: str) -> str:
     if ":" in pattern:
         return "false"
     if "*" not in pattern:
-        return f"_index = {sql_string(pattern)}"
+        literal = sql_string(pattern)
+        return f"(_index = {literal} OR {_DATA_STREAM} = {literal})"
     # Only `*` is a wildcard in index patterns.
     like = sql_string("".join("%" if c == "*" else "\\" + c if c in "%_\\" else c for c in pattern))
     sql = f"_index LIKE {like} ESCAPE '\\'"
     if not pattern.startswith("."):
-        sql = f"({sql} AND NOT starts_with(_index, '.'))"
+        backing = (
+            f"({_DATA_STREAM} <> '' AND NOT starts_with({_DATA_STREAM}, '.') "
+            f"AND {_DATA_STREAM} LIKE {like} ESCAPE '\\')"
+        )
+        sql = f"(({sql} AND NOT starts_with(_index, '.')) OR {backing})"
     return sql
 
 
@@ -43,7 +60,7 @@ def index_filter(patterns: Iterable[str], column: str = "_index") -> str:
         if part.startswith("-") and sql != "false":
             sql = f"({sql} AND NOT {_match(part[1:])})"
         elif part in ("*", "_all"):
-            sql = "(NOT starts_with(_index, '.'))"
+            sql = _match("*")
         else:
             sql = f"({sql} OR {_match(part)})" if sql != "false" else _match(part)
     return sql.replace("_index", column) if column != "_index" else sql

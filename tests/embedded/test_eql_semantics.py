@@ -190,6 +190,20 @@ def test_index_patterns(load: Loader, eql: Eql) -> None:
     assert eql("any where true") == [1, 2, 3, 4]
 
 
+def test_backing_indices_answer_their_data_streams_patterns(load: Loader, eql: Eql) -> None:
+    # Exported hits carry the backing index; the rule names the data stream.
+    load([{"n": 1}], index=".ds-logs-endpoint.events.process-default-2024.05.01-000001")
+    load([{"n": 2}], index="logs-endpoint.events.process-default")
+    load([{"n": 3}], index=".ds-.hidden-stream-2024.05.01-000002")
+    load([{"n": 4}], index=".ds-not-a-backing-index")
+    assert eql("any where true", indices=("logs-endpoint.events.process*",)) == [1, 2]
+    assert eql("any where true", indices=("logs-endpoint.events.process-default",)) == [1, 2]
+    assert eql("any where true", indices=("*",)) == [1, 2]
+    assert eql("any where true", indices=("*", "-logs-endpoint.events.*")) == []
+    assert eql("any where true", indices=(".ds-logs-*",)) == [1]
+    assert eql("any where true", indices=("logs-endpoint.events.file*",)) == []
+
+
 def test_time_range_with_fallback_field(load: Loader, eql: Eql) -> None:
     load(
         [
