@@ -340,6 +340,15 @@ def _nested(compiler: DslCompiler, body: Any) -> str:
     return compiler.query(body.get("query", {"match_all": {}}))
 
 
+def _ids(compiler: DslCompiler, body: Any) -> str:
+    values = body.get("values") if isinstance(body, Mapping) else None
+    if not isinstance(values, list):
+        raise compiler.error("[ids] expects a list of values")
+    if not values:
+        return "false"
+    return "(_id IN (" + ", ".join(sql_string(str(v)) for v in values) + "))"
+
+
 def _match_all(compiler: DslCompiler, body: Any) -> str:
     return "true"
 
@@ -362,6 +371,7 @@ _CLAUSES: dict[str, Callable[[DslCompiler, Any], str]] = {
     "range": _range,
     "query_string": _query_string,
     "nested": _nested,
+    "ids": _ids,
     "match_all": _match_all,
     "match_none": _match_none,
 }

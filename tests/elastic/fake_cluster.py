@@ -67,6 +67,7 @@ class Drop:
 
 Answer = Reply | Drop
 Handler = Callable[[Recorded], Answer]
+Fallback = Callable[[Recorded], "Answer | None"]
 
 
 def error_body(status: int, kind: str, reason: str, **extra: Any) -> dict[str, Any]:
@@ -295,6 +296,8 @@ class FakeCluster:
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.store: DocStore | None = None
+        # Answers what no script does (the engine stand-in); else the DocStore, if enabled.
+        self.fallback: Fallback | None = None
         self._routes: list[_Route] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -352,6 +355,10 @@ class FakeCluster:
                     if len(route.answers) > 1 or not route.repeat_last:
                         route.answers.pop(0)
                     return answer(request) if callable(answer) else answer
+            if self.fallback is not None:
+                computed = self.fallback(request)
+                if computed is not None:
+                    return computed
             if self.store is not None:
                 stored = self.store.handle(request)
                 if stored is not None:
