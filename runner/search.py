@@ -46,13 +46,13 @@ class EqlRequest:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class KqlRequest:
-    """A ``_search`` with a KQL query compiled to DSL, sorted by timestamp."""
+    """A ``_search`` with a KQL query compiled to DSL, sorted by timestamp; ``size`` is the
+    page size when paged (:meth:`~runner.backends.base.EventSource.query_pages`)."""
 
     query: KqlQuery
     indices: tuple[str, ...] = ()
     time_range: TimeRange | None = None
     size: int = 100
-    offset: int = 0  # paging: skip this many matches (oldest first)
     timestamp_field: str = "@timestamp"
     filters: tuple[Mapping[str, Any], ...] = ()
 

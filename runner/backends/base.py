@@ -7,7 +7,7 @@ alert building) is written once above this, and one contract test suite runs aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +37,12 @@ class EventSource(Protocol):
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         """Matching documents, oldest first, at most ``request.size``."""
+        ...
+
+    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+        """Every matching document, oldest first, in pages of ``request.size``, over one
+        consistent view: documents that arrive while paging neither appear nor shift the
+        pages (a point in time on a cluster).  Close the iterator to stop early."""
         ...
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage: ...

@@ -9,7 +9,7 @@ first primitive called does.  ``setup()`` creates the runner's index templates a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -84,6 +84,9 @@ class ElasticsearchBackend:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._events.search_kql(request)
+
+    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+        return self._events.query_pages(request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         return self._events.terms_page(request)

@@ -7,12 +7,12 @@ opens the file for its own duration only, so other ``runner`` processes can use 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runner.backends.embedded_alerts import EmbeddedAlertStore
-from runner.embedded.search import search_eql, search_kql
+from runner.embedded.search import query_pages, search_eql, search_kql
 from runner.embedded.store import Store
 from runner.search import (
     EqlRequest,
@@ -47,6 +47,9 @@ class EmbeddedBackend(EmbeddedAlertStore):
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return search_kql(self.store, request)
+
+    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+        return query_pages(self.store, request)
 
     def search_esql(self, request: EsqlRequest) -> EsqlResult:
         from runner.embedded.esql_search import search_esql

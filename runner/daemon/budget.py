@@ -15,7 +15,7 @@ settles the fence atomically: an execution either completed or was abandoned, ne
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -132,6 +132,9 @@ class FencedBackend:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._backend.search_kql(request)
+
+    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+        return self._backend.query_pages(request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         return self._backend.terms_page(request)

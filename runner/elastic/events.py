@@ -9,12 +9,13 @@ term, so the window fails and is searched again.  EQL partial results are return
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error, is_too_many_clauses
+from runner.elastic.paging import pit_pages
 from runner.elastic.requests import (
     NativeRequest,
     eql_request,
@@ -73,6 +74,9 @@ class ElasticEventSource:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return search_hits(self._search(kql_request(request)))
+
+    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+        return pit_pages(self._client, self._search, request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         fields = request.terms.fields

@@ -42,6 +42,7 @@ from runner.timeutil import parse_datemath
 
 __all__ = [
     "NativeRequest",
+    "close_pit_request",
     "eql_request",
     "eql_search",
     "first_seen_request",
@@ -51,6 +52,8 @@ __all__ = [
     "new_terms_phase1",
     "new_terms_phase2",
     "new_terms_phase3",
+    "open_pit_request",
+    "pit_page_request",
     "query_search",
     "term_documents_request",
     "terms_page_request",
@@ -104,13 +107,54 @@ def eql_request(request: EqlRequest) -> NativeRequest:
 
 
 def kql_request(request: KqlRequest) -> NativeRequest:
-    """A ``_search`` page: KQL as DSL + filters + window, oldest first, ``from``/``size``."""
+    """One ``_search``: KQL as DSL + filters + window, oldest first, ``size`` documents."""
     body: dict[str, Any] = {"size": request.size}
-    if request.offset:
-        body["from"] = request.offset
     body["query"] = kql_query(request.query, request.time_range, request.filters)
     body["sort"] = timestamp_sort(request.timestamp_field, request.time_range)
     return _search(request.indices, body, "query rule search over the rule window")
+
+
+PIT_KEEP_ALIVE = "5m"
+
+
+def open_pit_request(indices: Sequence[str]) -> NativeRequest:
+    """``POST <index>/_pit``: the consistent view a query rule pages through."""
+    return NativeRequest(
+        method="POST",
+        path=f"/{index_path(indices)}/_pit?keep_alive={PIT_KEEP_ALIVE}&ignore_unavailable=true",
+        body={},
+        description="open a point in time over the rule's index patterns",
+    )
+
+
+def pit_page_request(
+    request: KqlRequest, pit_id: str, search_after: Sequence[Any] | None = None
+) -> NativeRequest:
+    """One page as Kibana's ``searchAfterAndBulkCreate``: oldest first on the (override,
+    then ``@timestamp``) timestamps, ``search_after`` the previous page's last ``sort``; the
+    point in time adds its ``_shard_doc`` tiebreaker, so no document is skipped or repeated
+    at a page boundary, whatever arrives meanwhile.  No ``from``: no 10,000-hit limit."""
+    body: dict[str, Any] = {
+        "size": request.size,
+        "track_total_hits": False,
+        "query": kql_query(request.query, request.time_range, request.filters),
+        "sort": timestamp_sort(request.timestamp_field, request.time_range),
+        "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+    }
+    if search_after is not None:
+        body["search_after"] = list(search_after)
+    return NativeRequest(
+        method="POST",
+        path="/_search",
+        body=body,
+        description="query rule page in the point in time (search_after the last page)",
+    )
+
+
+def close_pit_request(pit_id: str) -> NativeRequest:
+    return NativeRequest(
+        method="DELETE", path="/_pit", body={"id": pit_id}, description="close the point in time"
+    )
 
 
 def terms_page_request(request: TermsPageRequest) -> NativeRequest:
@@ -212,9 +256,13 @@ def eql_search(rule: Rule, start: datetime, end: datetime) -> NativeRequest:
     return eql_request(rule_requests.eql_request(rule, start, end))
 
 
-def query_search(rule: Rule, start: datetime, end: datetime, offset: int = 0) -> NativeRequest:
-    """The first (or ``offset``) ``_search`` page of a query rule for the window."""
-    return kql_request(rule_requests.kql_request(rule, start, end, offset=offset))
+def query_search(rule: Rule, start: datetime, end: datetime) -> list[NativeRequest]:
+    """A query rule's point in time and its first page for the window."""
+    request = rule_requests.kql_request(rule, start, end)
+    return [
+        open_pit_request(request.indices),
+        pit_page_request(request, "<id from the point in time>"),
+    ]
 
 
 def kql_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any]:
@@ -278,4 +326,4 @@ def explain(rule: Rule, end: datetime) -> list[NativeRequest]:
             new_terms_phase2(rule, start, history, end, placeholder),
             new_terms_phase3(rule, start, end, placeholder),
         ]
-    return [query_search(rule, start, end)]
+    return query_search(rule, start, end)

@@ -8,6 +8,7 @@ saw more matches than it returned (a full page), which Kibana reports as hitting
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,8 +58,6 @@ class CandidateBatch:
     partial_reason: str | None = None  # the backend answered from part of the data
 
 
-MAX_RESULT_WINDOW = 10_000
-
 # Drops candidates whose alert already exists, so re-found events never use up the cap.
 Fresh = Callable[[list[Candidate]], list[Candidate]]
 
@@ -94,20 +93,17 @@ def eql_candidates(
 def query_candidates(
     backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
 ) -> CandidateBatch:
-    """Pages oldest first until more than ``max_signals`` fresh candidates or no more hits."""
-    page_size = rule.max_signals
-    offset = 0
+    """Pages oldest first until more than ``max_signals`` fresh candidates or no more hits
+    (a point in time with ``search_after`` on a cluster, as Kibana's
+    ``searchAfterAndBulkCreate``)."""
     kept: list[Candidate] = []
-    while True:
-        hits = backend.search_kql(kql_request(rule, window.start, window.end, offset=offset))
-        page = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in hits]
-        kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
-        offset += len(hits)
-        if len(kept) > rule.max_signals or len(hits) < page_size:
-            return CandidateBatch(candidates=tuple(kept))
-        if offset >= MAX_RESULT_WINDOW:
-            # Elasticsearch's default index.max_result_window: deeper paging is refused there.
-            return CandidateBatch(candidates=tuple(kept), more=True)
+    with closing(backend.query_pages(kql_request(rule, window.start, window.end))) as pages:
+        for hits in pages:
+            page = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in hits]
+            kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
+            if len(kept) > rule.max_signals:
+                break
+    return CandidateBatch(candidates=tuple(kept))
 
 
 def new_terms_candidates(

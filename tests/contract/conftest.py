@@ -84,7 +84,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         client = backend.client
         client.request("DELETE", f"/_data_stream/logs-endpoint.events.*-{namespace}", allow=(404,))
         client.request("DELETE", f"/runner-test-{namespace}-*?expand_wildcards=all", allow=(404,))
-        for name in ("alerts", "executions", "state", "gaps"):
+        for name in ("alerts", "executions", "state", "gaps", "window"):
             client.request(
                 "DELETE", f"/_index_template/runner-test-{namespace}-{name}", allow=(404,)
             )

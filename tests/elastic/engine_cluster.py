@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from runner.config import ElasticsearchSettings
 from runner.embedded.store import Store
 from tests.elastic.engine.node import Node
 from tests.elastic.fake_cluster import FakeCluster
@@ -24,3 +26,7 @@ class EngineCluster(FakeCluster):
         super().__init__()
         self.node = Node(Store(path), clock)
         self.fallback = self.node.handle
+
+    def settings(self, **overrides: Any) -> ElasticsearchSettings:
+        # Computed answers can take seconds on a loaded machine: no client timeout in tests.
+        return super().settings(**{"request_timeout": 60.0, **overrides})

@@ -11,6 +11,7 @@ from runner.backends.elasticsearch import ElasticsearchBackend
 from runner.elastic.dsl import COMBINED_SCRIPT
 from runner.elastic.events import PartialResults
 from runner.elastic.requests import first_seen_request
+from runner.errors import QueryRejected
 from runner.kql import parse_kql, to_dsl
 from runner.search import (
     FirstSeenRequest,
@@ -110,7 +111,6 @@ def test_search_kql_request_and_hits(cluster: FakeCluster, backend: Elasticsearc
             indices=("logs-endpoint.events.process*",),
             time_range=WINDOW,
             size=100,
-            offset=100,
             timestamp_field="event.ingested",
         )
     )
@@ -118,7 +118,6 @@ def test_search_kql_request_and_hits(cluster: FakeCluster, backend: Elasticsearc
     assert sent.query == PARAMS
     assert sent.body == {
         "size": 100,
-        "from": 100,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
         "sort": [
             {"event.ingested": {"order": "asc", "unmapped_type": "date"}},
@@ -126,6 +125,48 @@ def test_search_kql_request_and_hits(cluster: FakeCluster, backend: Elasticsearc
         ],
     }
     assert hits == (Hit(index="logs-a", id="d1", source={"process": {"name": "sh"}}),)
+
+
+def test_query_pages_use_a_point_in_time_and_search_after(
+    cluster: FakeCluster, backend: ElasticsearchBackend
+) -> None:
+    def hit(n: int) -> dict[str, Any]:
+        return {"_index": "logs-a", "_id": f"d{n}", "_score": None, "_source": {},
+                "sort": [1714564980000 + n, n]}  # fmt: skip
+
+    pit_path = "/logs-endpoint.events.process*/_pit"
+    cluster.script("POST", pit_path, Reply(200, {"id": "pit-1"}))
+    cluster.script(
+        "POST",
+        "/_search",
+        Reply(200, {**search_body([hit(1), hit(2)]), "pit_id": "pit-2"}),
+        Reply(200, {**search_body([hit(3)]), "pit_id": "pit-2"}),
+    )
+    cluster.script("DELETE", "/_pit", Reply(200, {"succeeded": True, "num_freed": 1}))
+    request = KqlRequest(query=KQL, indices=("logs-endpoint.events.process*",),
+                         time_range=WINDOW, size=2, timestamp_field="event.ingested")  # fmt: skip
+    pages = [[h.id for h in page] for page in backend.query_pages(request)]
+    assert pages == [["d1", "d2"], ["d3"]]
+    (opened,) = cluster.calls("POST", pit_path)
+    assert opened.query == {"keep_alive": "5m", "ignore_unavailable": "true"}
+    first, second = cluster.calls("POST", "/_search")
+    assert first.query == {} and "from" not in first.body and "search_after" not in first.body
+    assert first.body["pit"] == {"id": "pit-1", "keep_alive": "5m"}
+    assert second.body["pit"]["id"] == "pit-2"  # the latest id Elasticsearch handed back
+    assert second.body["search_after"] == [1714564980002, 2]
+    (closed,) = cluster.calls("DELETE", "/_pit")
+    assert closed.body == {"id": "pit-2"}
+
+
+def test_a_failing_close_never_hides_the_search_error(
+    cluster: FakeCluster, backend: ElasticsearchBackend
+) -> None:
+    cluster.script("POST", "/logs-a/_pit", Reply(200, {"id": "pit-1"}))
+    cluster.script("POST", "/_search", Reply(400, error_body(400, "parsing_exception", "bad")))
+    cluster.script("DELETE", "/_pit", Reply(400, error_body(400, "illegal_argument", "close")))
+    with pytest.raises(QueryRejected, match="bad"):
+        list(backend.query_pages(KqlRequest(query=KQL, indices=("logs-a",))))
+    assert len(cluster.calls("DELETE", "/_pit")) == 1
 
 
 def test_search_kql_with_failed_shards_fails_the_window(

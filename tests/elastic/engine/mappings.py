@@ -75,25 +75,28 @@ _ECS_DYNAMIC: list[dict[str, Any]] = [
      "mapping": {"type": "keyword", "ignore_above": 1024}}},
 ]  # fmt: skip
 
-# The built-in template behind ``logs-*-*`` data streams (logs@mappings + ecs@mappings).
+# The built-in component templates a ``composed_of`` may name.
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "logs@mappings": {"mappings": {
+        "date_detection": False,
+        "properties": {
+            "data_stream": {"properties": {
+                "type": {"type": "constant_keyword", "value": "logs"},
+                "dataset": {"type": "constant_keyword"},
+                "namespace": {"type": "constant_keyword"},
+            }},
+        },
+    }},
+    "ecs@mappings": {"mappings": {"dynamic_templates": _ECS_DYNAMIC}},
+}  # fmt: skip
+
+# The built-in template behind ``logs-*-*`` data streams.
 LOGS_TEMPLATE: dict[str, Any] = {
     "index_patterns": ["logs-*-*"],
     "priority": 100,
     "data_stream": {},
-    "template": {
-        "mappings": {
-            "date_detection": False,
-            "dynamic_templates": _ECS_DYNAMIC,
-            "properties": {
-                "data_stream": {"properties": {
-                    "type": {"type": "constant_keyword", "value": "logs"},
-                    "dataset": {"type": "constant_keyword"},
-                    "namespace": {"type": "constant_keyword"},
-                }},
-            },
-        }
-    },
-}  # fmt: skip
+    "composed_of": ["logs@mappings", "ecs@mappings"],
+}
 
 
 def _as_list(value: Any) -> list[Any]:

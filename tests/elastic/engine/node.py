@@ -29,9 +29,15 @@ from runner.eql import parse_eql
 from runner.errors import QueryError
 from runner.esql import parse_esql
 from runner.search import EqlRequest, EsqlRequest, Hit, MissingEvent
-from tests.elastic.engine.mappings import LOGS_TEMPLATE, IndexMapping, leaves, parse_date_ms
+from tests.elastic.engine.mappings import (
+    COMPONENTS,
+    LOGS_TEMPLATE,
+    IndexMapping,
+    leaves,
+    parse_date_ms,
+)
 from tests.elastic.engine.query_dsl import Doc, DslError, Evaluator
-from tests.elastic.engine.search import Search, Stored
+from tests.elastic.engine.search import MAX_RESULT_WINDOW, Search, Stored
 from tests.elastic.fake_cluster import CLUSTER_INFO, Recorded, Reply, error_body
 
 register_schema(
@@ -58,6 +64,7 @@ def _not_found(index: str) -> ApiError:
 class IndexInfo:
     mapping: IndexMapping
     data_stream: bool = False
+    max_result_window: int = MAX_RESULT_WINDOW
     uuid: str = field(default_factory=lambda: uuid.uuid4().hex[:22])
 
 
@@ -179,12 +186,25 @@ class Node:
         return best[1] if best else None
 
     def create_index(self, index: str, body: Mapping[str, Any] | None = None) -> IndexInfo:
-        template = self._template_for(index)
-        mappings = ((template or {}).get("template") or {}).get("mappings") or {}
-        info = IndexInfo(mapping=IndexMapping.from_body(mappings),
-                         data_stream=bool(template and "data_stream" in template))  # fmt: skip
-        if body and body.get("mappings"):
-            info.mapping.merge(body["mappings"])
+        template = self._template_for(index) or {}
+        mapping = IndexMapping.from_body({})
+        settings: dict[str, Any] = {}
+        # Component templates first (the built-in logs@mappings / ecs@mappings), then the
+        # template's own, then the create-index body.
+        for name in template.get("composed_of", []):
+            component = COMPONENTS.get(name, {})
+            mapping.merge(component.get("mappings") or {})
+            settings.update(_flat(component.get("settings") or {}))
+        own = template.get("template") or {}
+        mapping.merge(own.get("mappings") or {})
+        settings.update(_flat(own.get("settings") or {}))
+        if body:
+            mapping.merge(body.get("mappings") or {})
+            settings.update(_flat(body.get("settings") or {}))
+        mapping.raw = {**(own.get("mappings") or {}), **((body or {}).get("mappings") or {})}
+        window = int(settings.get("index.max_result_window", MAX_RESULT_WINDOW))
+        info = IndexInfo(mapping=mapping, data_stream="data_stream" in template,
+                         max_result_window=window)  # fmt: skip
         self.indices[index] = info
         return info
 
@@ -405,12 +425,16 @@ class Node:
                                "No search context found for id [pit]")  # fmt: skip
             mappings = {n: self.indices[n].mapping for n in pit.indices if n in self.indices}
             docs = [s for s in pit.docs if s.doc.index in mappings]
-            answer = Search(docs, mappings, body, self.clock(), pit=True).response()
+            window = min((self.indices[n].max_result_window for n in mappings),
+                         default=MAX_RESULT_WINDOW)  # fmt: skip
+            answer = Search(docs, mappings, body, self.clock(), pit=True).response(window)
             answer["pit_id"] = pit_spec.get("id")
             return Reply(200, answer)
         names = self.resolve(target, params)
         mappings = {n: self.indices[n].mapping for n in names}
-        return Reply(200, Search(self.documents(names), mappings, body, self.clock()).response())
+        window = min((self.indices[n].max_result_window for n in names), default=MAX_RESULT_WINDOW)
+        search = Search(self.documents(names), mappings, body, self.clock())
+        return Reply(200, search.response(window))
 
     def _count(self, target: str, body: Mapping[str, Any], params: Mapping[str, str]) -> Reply:
         names = self.resolve(target, params)
@@ -531,6 +555,19 @@ class Node:
                                          "indices": missing}  # fmt: skip
             fields[name] = entry
         return Reply(200, {"indices": names, "fields": fields})
+
+
+def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"index": {"max_result_window": 5}}`` -> ``{"index.max_result_window": 5}``."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    if out and not all(k.startswith("index.") for k in out):
+        out = {(k if k.startswith("index.") else f"index.{k}"): v for k, v in out.items()}
+    return out
 
 
 def _eql_hit(event: Hit | MissingEvent) -> dict[str, Any]:

@@ -83,13 +83,13 @@ class Search:
         self.matched = [s for s in docs if self.evaluators[s.doc.index].matches(query, s.doc)]
 
     # --- hits ------------------------------------------------------------------------------
-    def response(self) -> dict[str, Any]:
+    def response(self, window: int = MAX_RESULT_WINDOW) -> dict[str, Any]:
         size = int(self.body.get("size", 10))
         start = int(self.body.get("from", 0))
-        if start + size > MAX_RESULT_WINDOW:
+        if start + size > window:
             raise DslError(
                 f"Result window is too large, from + size must be less than or equal to: "
-                f"[{MAX_RESULT_WINDOW}] but was [{start + size}]. See the scroll api for a more "
+                f"[{window}] but was [{start + size}]. See the scroll api for a more "
                 "efficient way to request large data sets. This limit can be set by changing the "
                 "[index.max_result_window] index level setting.",
                 "illegal_argument_exception",
