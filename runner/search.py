@@ -70,6 +70,15 @@ class Hit:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class HitPage:
+    """One page of a paged search; ``partial_reason`` says why it may lack documents
+    (shards that failed or timed out), None when complete."""
+
+    hits: tuple[Hit, ...]
+    partial_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class MissingEvent:
     """Placeholder for a ``![...]`` stage in a sequence result."""
 

@@ -22,6 +22,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -39,7 +40,7 @@ class EventSource(Protocol):
         """Matching documents, oldest first, at most ``request.size``."""
         ...
 
-    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
         """Every matching document, oldest first, in pages of ``request.size``, over one
         consistent view: documents that arrive while paging neither appear nor shift the
         pages (a point in time on a cluster).  Close the iterator to stop early."""

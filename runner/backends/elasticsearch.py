@@ -31,6 +31,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -85,7 +86,7 @@ class ElasticsearchBackend:
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._events.search_kql(request)
 
-    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
         return self._events.query_pages(request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:

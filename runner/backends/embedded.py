@@ -21,6 +21,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -48,7 +49,7 @@ class EmbeddedBackend(EmbeddedAlertStore):
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return search_kql(self.store, request)
 
-    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
         return query_pages(self.store, request)
 
     def search_esql(self, request: EsqlRequest) -> EsqlResult:

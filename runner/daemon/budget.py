@@ -30,6 +30,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -133,7 +134,7 @@ class FencedBackend:
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._backend.search_kql(request)
 
-    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
         return self._backend.query_pages(request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:

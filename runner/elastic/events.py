@@ -41,6 +41,7 @@ from runner.search import (
     EqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -75,8 +76,8 @@ class ElasticEventSource:
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return search_hits(self._search(kql_request(request)))
 
-    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
-        return pit_pages(self._client, self._search, request)
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        return pit_pages(self._client, lambda native: self._search(native, partial=True), request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         fields = request.terms.fields
@@ -115,8 +116,11 @@ class ElasticEventSource:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _search(self, request: NativeRequest, *, clauses: bool = False) -> dict[str, Any]:
-        """The answer body; raises on an incomplete answer (or TooManyClauses if asked)."""
+    def _search(
+        self, request: NativeRequest, *, clauses: bool = False, partial: bool = False
+    ) -> dict[str, Any]:
+        """The answer body; raises on an incomplete answer unless ``partial`` (or
+        TooManyClauses if asked)."""
         response = self._client.send(request, allow=(400, 500) if clauses else ())
         target = f"{request.method} {request.path.split('?', 1)[0]}"
         if response.status >= 400:
@@ -125,7 +129,7 @@ class ElasticEventSource:
             raise api_error(response.status, response.body, target=target)
         body: dict[str, Any] = response.body if isinstance(response.body, dict) else {}
         reason = partial_reason(body)
-        if reason is not None:
+        if reason is not None and not partial:
             if clauses and is_too_many_clauses(body.get("_shards")):
                 raise TooManyClauses()
             raise PartialResults(

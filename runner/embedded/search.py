@@ -32,7 +32,7 @@ from runner.embedded.sequences import run_sample, run_sequence
 from runner.embedded.store import Store
 from runner.eql import ast
 from runner.errors import StoreError
-from runner.search import EqlRequest, EqlResult, Hit, KqlRequest
+from runner.search import EqlRequest, EqlResult, Hit, HitPage, KqlRequest
 
 __all__ = ["query_pages", "search_eql", "search_kql"]
 
@@ -63,7 +63,7 @@ def search_kql(store: Store, request: KqlRequest) -> tuple[Hit, ...]:
     return _kql_page(store, request, offset=0, upto=None)
 
 
-def query_pages(store: Store, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+def query_pages(store: Store, request: KqlRequest) -> Generator[HitPage, None, None]:
     """Every match, oldest first, ``request.size`` at a time, over the events stored when
     paging began (``_seq`` only grows, so later loads neither appear nor shift the pages)."""
     try:
@@ -76,7 +76,7 @@ def query_pages(store: Store, request: KqlRequest) -> Generator[tuple[Hit, ...],
     while True:
         hits = _kql_page(store, request, offset=offset, upto=upto)
         if hits:
-            yield hits
+            yield HitPage(hits=hits)
         if len(hits) < request.size:
             return
         offset += len(hits)

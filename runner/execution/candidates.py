@@ -97,13 +97,16 @@ def query_candidates(
     (a point in time with ``search_after`` on a cluster, as Kibana's
     ``searchAfterAndBulkCreate``)."""
     kept: list[Candidate] = []
+    reasons: list[str] = []
     with closing(backend.query_pages(kql_request(rule, window.start, window.end))) as pages:
-        for hits in pages:
-            page = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in hits]
-            kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in page])
+        for page in pages:
+            if page.partial_reason and page.partial_reason not in reasons:
+                reasons.append(page.partial_reason)
+            alerts = [build_event_alert(rule, hit, **stamp.kwargs()) for hit in page.hits]
+            kept += fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in alerts])
             if len(kept) > rule.max_signals:
                 break
-    return CandidateBatch(candidates=tuple(kept))
+    return CandidateBatch(candidates=tuple(kept), partial_reason="; ".join(reasons) or None)
 
 
 def new_terms_candidates(

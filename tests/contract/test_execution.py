@@ -15,7 +15,7 @@ from runner.execution.model import MAX_SIGNALS_WARNING, RuleState
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rule
-from runner.search import EqlRequest, EqlResult, Hit, KqlRequest
+from runner.search import EqlRequest, EqlResult, HitPage, KqlRequest
 from tests.conftest import SEED_RULES
 from tests.contract.conftest import Harness
 from tests.contract.events import file_event, network, process
@@ -487,9 +487,9 @@ class ArrivalsWhilePaging:
         self.name = harness.backend.name
         self.seen: list[str] = []
 
-    def query_pages(self, request: KqlRequest) -> Iterator[tuple[Hit, ...]]:
+    def query_pages(self, request: KqlRequest) -> Iterator[HitPage]:
         for n, page in enumerate(self.inner.query_pages(request)):
-            self.seen += [h.id for h in page]
+            self.seen += [h.id for h in page.hits]
             yield page
             if n == 0:
                 self.harness.load(self.late)

@@ -18,6 +18,7 @@ from runner.search import (
     EqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -63,7 +64,7 @@ class MemoryBackend:
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return ()
 
-    def query_pages(self, request: KqlRequest) -> Generator[tuple[Hit, ...], None, None]:
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
         yield from ()
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:

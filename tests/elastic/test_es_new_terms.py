@@ -145,7 +145,7 @@ def test_query_pages_use_a_point_in_time_and_search_after(
     cluster.script("DELETE", "/_pit", Reply(200, {"succeeded": True, "num_freed": 1}))
     request = KqlRequest(query=KQL, indices=("logs-endpoint.events.process*",),
                          time_range=WINDOW, size=2, timestamp_field="event.ingested")  # fmt: skip
-    pages = [[h.id for h in page] for page in backend.query_pages(request)]
+    pages = [[h.id for h in page.hits] for page in backend.query_pages(request)]
     assert pages == [["d1", "d2"], ["d3"]]
     (opened,) = cluster.calls("POST", pit_path)
     assert opened.query == {"keep_alive": "5m", "ignore_unavailable": "true"}
