@@ -23,6 +23,8 @@ from runner.elastic.events import MAX_COMBINATIONS, ElasticEventSource
 from runner.elastic.setup import SetupStep, cluster_version, ensure
 from runner.elastic.store import ElasticAlertStore, IndexNames
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.kql.ast import Query as KqlQuery
+from runner.kql.fields import FieldTypes
 from runner.notify.model import NotifyHook
 from runner.search import (
     EqlRequest,
@@ -85,6 +87,14 @@ class ElasticsearchBackend:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._events.search_kql(request)
+
+    def field_types(self, indices: Sequence[str], query: KqlQuery) -> FieldTypes:
+        """The cluster's types of the fields ``query`` names (``_field_caps``, cached five
+        minutes; :meth:`refresh_field_types` drops the cache)."""
+        return self._events.field_types(indices, query)
+
+    def refresh_field_types(self) -> None:
+        self._events.field_caps.clear()
 
     def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
         return self._events.query_pages(request)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error, is_too_many_clauses
+from runner.elastic.field_caps import FieldCapsCache
 from runner.elastic.paging import pit_pages
 from runner.elastic.requests import (
     NativeRequest,
@@ -35,6 +36,8 @@ from runner.elastic.responses import (
     top_hit,
 )
 from runner.errors import BackendUnavailable, QueryRejected
+from runner.kql.ast import Query as KqlQuery
+from runner.kql.fields import FieldTypes
 from runner.logs import get_logger
 from runner.search import (
     EqlRequest,
@@ -66,6 +69,11 @@ class ElasticEventSource:
     def __init__(self, client: ElasticClient, *, max_combinations: int = MAX_COMBINATIONS) -> None:
         self._client = client
         self.batch_size = max_combinations  # halved for good on "too many clauses"
+        self.field_caps = FieldCapsCache(client)
+
+    def field_types(self, indices: Sequence[str], query: KqlQuery) -> FieldTypes:
+        """The types of the fields ``query`` names, on ``indices`` (cached)."""
+        return self.field_caps.types(indices, query)
 
     def search_eql(self, request: EqlRequest) -> EqlResult:
         result = eql_result(self._client.send(eql_request(request)).body)
@@ -74,14 +82,19 @@ class ElasticEventSource:
         return result
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
-        return search_hits(self._search(kql_request(request)))
+        types = self.field_types(request.indices, request.query)
+        return search_hits(self._search(kql_request(request, fields=types)))
 
     def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
-        return pit_pages(self._client, lambda native: self._search(native, partial=True), request)
+        types = self.field_types(request.indices, request.query)
+        return pit_pages(
+            self._client, lambda native: self._search(native, partial=True), request, types
+        )
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         fields = request.terms.fields
-        page = agg_page(self._search(terms_page_request(request)))
+        types = self.field_types(request.terms.indices, request.terms.query)
+        page = agg_page(self._search(terms_page_request(request, fields=types)))
         keys = tuple(composite_key(b, fields) for b in page.buckets)
         more = page.after is not None and len(page.buckets) >= request.size
         after = composite_key({"key": page.after}, fields) if more else None
@@ -93,23 +106,25 @@ class ElasticEventSource:
         new_after: datetime | None = getattr(request, "new_after", None) or getattr(
             request, "window_start", None
         )
+        types = self.field_types(request.terms.indices, request.terms.query)
         if len(request.terms.fields) == 1:
-            native = first_seen_request(request, new_after=new_after)
+            native = first_seen_request(request, new_after=new_after, fields=types)
             return self._by_key(self._search(native), request.keys, request, first_seen)
         return self._restricted(
             request.keys,
-            lambda batch, after: first_seen_request(request, batch, after=after),
+            lambda batch, after: first_seen_request(request, batch, after=after, fields=types),
             request.terms.fields,
             first_seen,
         )
 
     def term_documents(self, request: TermDocumentsRequest) -> Mapping[TermKey, Hit]:
+        types = self.field_types(request.terms.indices, request.terms.query)
         if len(request.terms.fields) == 1:
-            body = self._search(term_documents_request(request))
+            body = self._search(term_documents_request(request, fields=types))
             return self._by_key(body, request.keys, request, top_hit)
         return self._restricted(
             request.keys,
-            lambda batch, after: term_documents_request(request, batch, after=after),
+            lambda batch, after: term_documents_request(request, batch, after=after, fields=types),
             request.terms.fields,
             top_hit,
         )

@@ -24,13 +24,14 @@ from runner.elastic.requests import (
 )
 from runner.elastic.responses import partial_reason, search_hits
 from runner.errors import BackendError
+from runner.kql.fields import FieldTypes
 from runner.search import HitPage, KqlRequest
 
 Search = Callable[[NativeRequest], dict[str, Any]]  # raises on errors, not on partial answers
 
 
 def pit_pages(
-    client: ElasticClient, search: Search, request: KqlRequest
+    client: ElasticClient, search: Search, request: KqlRequest, fields: FieldTypes | None = None
 ) -> Generator[HitPage, None, None]:
     opened = client.send(open_pit_request(request.indices)).body
     pit_id = str((opened or {}).get("id") or "")
@@ -44,7 +45,7 @@ def pit_pages(
     with after(close):
         cursor: list[Any] | None = None
         while True:
-            body = search(pit_page_request(request, current[0], cursor))
+            body = search(pit_page_request(request, current[0], cursor, fields=fields))
             # Elasticsearch may hand back a new id: always page with the latest one.
             current[0] = str(body.get("pit_id") or current[0])
             hits = search_hits(body)

@@ -28,6 +28,7 @@ from runner.elastic.dsl import (
 )
 from runner.execution import rule_requests
 from runner.execution.rule_requests import DEFAULT_EVENT_CATEGORY
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 from runner.search import (
     EqlRequest,
@@ -106,10 +107,10 @@ def eql_request(request: EqlRequest) -> NativeRequest:
     )
 
 
-def kql_request(request: KqlRequest) -> NativeRequest:
+def kql_request(request: KqlRequest, *, fields: FieldTypes | None = None) -> NativeRequest:
     """One ``_search``: KQL as DSL + filters + window, oldest first, ``size`` documents."""
     body: dict[str, Any] = {"size": request.size}
-    body["query"] = kql_query(request.query, request.time_range, request.filters)
+    body["query"] = kql_query(request.query, request.time_range, request.filters, fields=fields)
     body["sort"] = timestamp_sort(request.timestamp_field, request.time_range)
     return _search(request.indices, body, "query rule search over the rule window")
 
@@ -128,7 +129,11 @@ def open_pit_request(indices: Sequence[str]) -> NativeRequest:
 
 
 def pit_page_request(
-    request: KqlRequest, pit_id: str, search_after: Sequence[Any] | None = None
+    request: KqlRequest,
+    pit_id: str,
+    search_after: Sequence[Any] | None = None,
+    *,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """One page as Kibana's ``searchAfterAndBulkCreate``: oldest first on the (override,
     then ``@timestamp``) timestamps, ``search_after`` the previous page's last ``sort``; the
@@ -137,7 +142,7 @@ def pit_page_request(
     body: dict[str, Any] = {
         "size": request.size,
         "track_total_hits": False,
-        "query": kql_query(request.query, request.time_range, request.filters),
+        "query": kql_query(request.query, request.time_range, request.filters, fields=fields),
         "sort": timestamp_sort(request.timestamp_field, request.time_range),
         "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
     }
@@ -157,7 +162,9 @@ def close_pit_request(pit_id: str) -> NativeRequest:
     )
 
 
-def terms_page_request(request: TermsPageRequest) -> NativeRequest:
+def terms_page_request(
+    request: TermsPageRequest, *, fields: FieldTypes | None = None
+) -> NativeRequest:
     """Phase 1: one ``composite`` page of the term tuples in the rule window."""
     terms = request.terms
     composite: dict[str, Any] = {"sources": composite_sources(terms.fields), "size": request.size}
@@ -166,7 +173,7 @@ def terms_page_request(request: TermsPageRequest) -> NativeRequest:
     body = {
         "size": 0,
         "track_total_hits": False,
-        "query": kql_query(terms.query, request.time_range, terms.filters),
+        "query": kql_query(terms.query, request.time_range, terms.filters, fields=fields),
         "aggs": {"new_terms": {"composite": composite}},
     }
     return _search(
@@ -195,6 +202,7 @@ def first_seen_request(
     *,
     after: TermKey | None = None,
     new_after: datetime | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """Phase 2: the earliest (combined) timestamp of each of ``keys`` (default: all of the
     request's) over the history range.  With one field, ``new_after`` adds Kibana's
@@ -209,7 +217,9 @@ def first_seen_request(
     body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": False,
-        "query": kql_query(terms.query, request.time_range, terms.filters, *restrict),
+        "query": kql_query(
+            terms.query, request.time_range, terms.filters, *restrict, fields=fields
+        ),
         "aggs": {"new_terms": {**agg, "aggs": sub}},
     }
     if runtime:
@@ -224,6 +234,7 @@ def term_documents_request(
     keys: Sequence[TermKey] | None = None,
     *,
     after: TermKey | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """Phase 3: the oldest document of each of ``keys`` in the rule window (``top_hits``)."""
     terms = request.terms
@@ -234,7 +245,9 @@ def term_documents_request(
     body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": False,
-        "query": kql_query(terms.query, request.time_range, terms.filters, *restrict),
+        "query": kql_query(
+            terms.query, request.time_range, terms.filters, *restrict, fields=fields
+        ),
         "aggs": {"new_terms": {**agg, "aggs": {"docs": top}}},
     }
     if runtime:
@@ -256,12 +269,14 @@ def eql_search(rule: Rule, start: datetime, end: datetime) -> NativeRequest:
     return eql_request(rule_requests.eql_request(rule, start, end))
 
 
-def query_search(rule: Rule, start: datetime, end: datetime) -> list[NativeRequest]:
+def query_search(
+    rule: Rule, start: datetime, end: datetime, fields: FieldTypes | None = None
+) -> list[NativeRequest]:
     """A query rule's point in time and its first page for the window."""
     request = rule_requests.kql_request(rule, start, end)
     return [
         open_pit_request(request.indices),
-        pit_page_request(request, "<id from the point in time>"),
+        pit_page_request(request, "<id from the point in time>", fields=fields),
     ]
 
 
@@ -273,14 +288,19 @@ def kql_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def new_terms_phase1(
-    rule: Rule, start: datetime, end: datetime, after: TermKey | None = None
+    rule: Rule,
+    start: datetime,
+    end: datetime,
+    after: TermKey | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     return terms_page_request(
         TermsPageRequest(
             terms=rule_requests.terms_query(rule),
             time_range=rule_requests.rule_range(rule, start, end),
             after=after,
-        )
+        ),
+        fields=fields,
     )
 
 
@@ -290,6 +310,7 @@ def new_terms_phase2(
     history_start: datetime,
     end: datetime,
     terms: Sequence[Any],
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """Phase 2 for ``terms`` (values, or tuples for several fields)."""
     request = FirstSeenRequest(
@@ -297,23 +318,27 @@ def new_terms_phase2(
         time_range=rule_requests.rule_range(rule, history_start, end),
         keys=_rule_keys(rule, terms),
     )
-    return first_seen_request(request, new_after=window_start)
+    return first_seen_request(request, new_after=window_start, fields=fields)
 
 
 def new_terms_phase3(
-    rule: Rule, start: datetime, end: datetime, terms: Sequence[Any]
+    rule: Rule,
+    start: datetime,
+    end: datetime,
+    terms: Sequence[Any],
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     request = TermDocumentsRequest(
         terms=rule_requests.terms_query(rule),
         time_range=rule_requests.rule_range(rule, start, end),
         keys=_rule_keys(rule, terms),
     )
-    return term_documents_request(request)
+    return term_documents_request(request, fields=fields)
 
 
-def explain(rule: Rule, end: datetime) -> list[NativeRequest]:
+def explain(rule: Rule, end: datetime, fields: FieldTypes | None = None) -> list[NativeRequest]:
     """Every request one window ending at ``end`` starts with (phases 2 and 3 of new_terms
-    shown with a placeholder term)."""
+    shown with a placeholder term); KQL compiled with ``fields``' types when given."""
     start = parse_datemath(rule.from_, end)
     if rule.type == "eql":
         return [eql_search(rule, start, end)]
@@ -322,8 +347,8 @@ def explain(rule: Rule, end: datetime) -> list[NativeRequest]:
         history = parse_datemath(rule.new_terms.history_window_start, end)
         placeholder = ["<terms from phase 1>"]
         return [
-            new_terms_phase1(rule, start, end),
-            new_terms_phase2(rule, start, history, end, placeholder),
-            new_terms_phase3(rule, start, end, placeholder),
+            new_terms_phase1(rule, start, end, fields=fields),
+            new_terms_phase2(rule, start, history, end, placeholder, fields=fields),
+            new_terms_phase3(rule, start, end, placeholder, fields=fields),
         ]
-    return query_search(rule, start, end)
+    return query_search(rule, start, end, fields)

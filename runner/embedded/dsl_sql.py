@@ -240,8 +240,25 @@ def _exists(compiler: DslCompiler, body: Any) -> str:
 
 def _wildcard(compiler: DslCompiler, body: Any) -> str:
     name, spec, ci = _term_level(compiler, body, "wildcard", alias="wildcard")
-    pattern = str(spec)
-    return compiler.each_field(name, lambda v: compiler.pattern(v, pattern, ci))
+    like = _lucene_wildcard_like(str(spec).lower() if ci else str(spec))
+    return compiler.each_field(name, lambda v: compiler.like(v, like, ci))
+
+
+def _lucene_wildcard_like(pattern: str) -> str:
+    """Lucene's wildcard syntax as LIKE: ``*``/``?``, and ``\\x`` a literal x (Kibana escapes
+    query_string's reserved characters in the patterns it sends)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            literal = pattern[i + 1]
+            out.append("\\" + literal if literal in "%_\\" else literal)
+            i += 2
+            continue
+        out.append({"*": "%", "?": "_", "%": "\\%", "_": "\\_", "\\": "\\\\"}.get(ch, ch))
+        i += 1
+    return "".join(out)
 
 
 def _prefix(compiler: DslCompiler, body: Any) -> str:

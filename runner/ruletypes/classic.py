@@ -15,6 +15,7 @@ from runner.elastic.requests import NativeRequest
 from runner.execution import candidates
 from runner.execution.candidates import AlertStamp, CandidateBatch, Fresh
 from runner.execution.model import Window
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 
 _FIND = {
@@ -33,8 +34,10 @@ class ClassicKind:
     ) -> CandidateBatch:
         return _FIND[self.name](backend, rule, window, stamp, fresh)
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
-        return es_requests.explain(rule, end)
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
+        return es_requests.explain(rule, end, fields)
 
 
 EQL = ClassicKind("eql")

@@ -3,7 +3,8 @@
 Replies are scripted per test (``cluster.script("POST", "/idx/_search", Reply(...))``) and
 every request is recorded (method, path, query string, headers, decoded JSON / NDJSON body).
 Every answer carries ``X-Elastic-Product: Elasticsearch`` (the official client refuses a
-server without it); ``GET /`` answers a cluster info body unless scripted.  An optional
+server without it); ``GET /`` answers a cluster info body and ``GET .../_field_caps`` an
+empty field list unless scripted.  An optional
 document store answers ``_bulk`` creates, ``_doc`` reads/writes and ``ids`` searches, so an
 end-to-end run can write alerts and find them again.
 """
@@ -365,6 +366,9 @@ class FakeCluster:
                     return stored
             if request.method == "GET" and request.path == "/":
                 return Reply(200, CLUSTER_INFO)
+            if request.method == "GET" and request.path.endswith("/_field_caps"):
+                # Unless scripted: no field is mapped (KQL compiles as with no field types).
+                return Reply(200, {"indices": [], "fields": {}})
             self.unexpected.append(request)
         reason = f"fake cluster: nothing scripted for {request.target}"
         return Reply(500, error_body(500, "fake_cluster_exception", reason))
