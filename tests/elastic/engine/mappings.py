@@ -177,11 +177,17 @@ class IndexMapping:
     # --- dynamic mapping ---------------------------------------------------------------------
 
     def learn(self, doc: Mapping[str, Any]) -> None:
-        """Map the fields of ``doc`` that are not mapped yet (a no-op with ``dynamic: false``)."""
-        if self.dynamic in (False, "false", "strict", "runtime"):
-            return
+        """Map the fields of ``doc`` that are not mapped yet (none with ``dynamic: false``)."""
+        static = self.dynamic in (False, "false", "strict", "runtime")
         for path, values in leaves(doc).items():
-            if path in self.fields or self._under_disabled(path):
+            known = self.fields.get(path)
+            if known is not None and known.type == "constant_keyword" and known.value is None:
+                # A constant_keyword without a value takes the first one indexed.
+                first = next((v for v in values if v is not None), None)
+                if first is not None:
+                    self.fields[path] = FieldType(type="constant_keyword", value=first)
+                continue
+            if static or path in self.fields or self._under_disabled(path):
                 continue
             sample = next((v for v in values if v is not None), None)
             if sample is None:
