@@ -26,6 +26,7 @@ from runner.elastic.dsl import (
     time_filter,
     timestamp_sort,
 )
+from runner.elastic.source_fields import ALL_FIELDS
 from runner.execution import rule_requests
 from runner.execution.rule_requests import DEFAULT_EVENT_CATEGORY
 from runner.kql.fields import FieldTypes
@@ -88,6 +89,7 @@ def eql_request(request: EqlRequest) -> NativeRequest:
     window and filters as ``filter``; optional fields only when they differ from the default
     (``result_position`` defaults to ``tail``: the most recent matches)."""
     body: dict[str, Any] = {"query": request.query.text, "size": request.size}
+    body["fields"] = list(ALL_FIELDS)
     clauses = [time_filter(request.time_range)] if request.time_range else []
     clauses += [dict(f) for f in request.filters]
     if clauses:
@@ -111,6 +113,7 @@ def kql_request(request: KqlRequest, *, fields: FieldTypes | None = None) -> Nat
     """One ``_search``: KQL as DSL + filters + window, oldest first, ``size`` documents."""
     body: dict[str, Any] = {"size": request.size}
     body["query"] = kql_query(request.query, request.time_range, request.filters, fields=fields)
+    body["fields"] = list(ALL_FIELDS)
     body["sort"] = timestamp_sort(request.timestamp_field, request.time_range)
     return _search(request.indices, body, "query rule search over the rule window")
 
@@ -143,6 +146,7 @@ def pit_page_request(
         "size": request.size,
         "track_total_hits": False,
         "query": kql_query(request.query, request.time_range, request.filters, fields=fields),
+        "fields": list(ALL_FIELDS),
         "sort": timestamp_sort(request.timestamp_field, request.time_range),
         "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
     }

@@ -119,6 +119,7 @@ def test_search_kql_request_and_hits(cluster: FakeCluster, backend: Elasticsearc
     assert sent.body == {
         "size": 100,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
+        "fields": [{"field": "*", "include_unmapped": True}],
         "sort": [
             {"event.ingested": {"order": "asc", "unmapped_type": "date"}},
             {"@timestamp": {"order": "asc", "unmapped_type": "date"}},

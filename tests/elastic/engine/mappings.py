@@ -342,3 +342,39 @@ def format_date(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{ms % 1000:03d}Z"
     )
+
+
+def hit_fields(mapping: IndexMapping, source: Mapping[str, Any], specs: Any) -> dict[str, Any]:
+    """A hit's ``fields`` for the request's ``fields`` option: every mapped field matching a
+    pattern with its indexed values as the type formats them (dates ISO, keywords strings,
+    ``constant_keyword`` its value, multi-fields their parent's), and with
+    ``include_unmapped`` the source values of unmapped fields."""
+    out: dict[str, Any] = {}
+    for spec in specs if isinstance(specs, list) else [specs]:
+        pattern = spec if isinstance(spec, str) else str(spec.get("field", ""))
+        unmapped = isinstance(spec, Mapping) and bool(spec.get("include_unmapped"))
+        for name, ftype in mapping.fields.items():
+            if ftype.nested or not fnmatch.fnmatchcase(name, pattern):
+                continue
+            values = [_format(ftype.type, v) for v in mapping.values(source, name)]
+            values = [v for v in values if v is not None]
+            if values:
+                out[name] = values
+        if unmapped:
+            for name, values in leaves(source).items():
+                if name not in mapping.fields and fnmatch.fnmatchcase(name, pattern):
+                    found = [v for v in values if v is not None]
+                    if found:
+                        out[name] = found
+    return out
+
+
+def _format(kind: str, value: Any) -> Any:
+    if kind in ("date", "date_nanos"):
+        ms = parse_date_ms(value)
+        return None if ms is None else format_date(ms)
+    if kind in KEYWORD_TYPES:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value if isinstance(value, str) else str(value)
+    return value

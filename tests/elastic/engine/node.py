@@ -33,6 +33,7 @@ from tests.elastic.engine.mappings import (
     COMPONENTS,
     LOGS_TEMPLATE,
     IndexMapping,
+    hit_fields,
     leaves,
     parse_date_ms,
 )
@@ -492,12 +493,23 @@ class Node:
                 400, "verification_exception", f"Found 1 problem\n{exc.reason}"
             ) from None
         hits: dict[str, Any] = {}
+        specs = body.get("fields")
+
+        def hit(event: Hit | MissingEvent) -> dict[str, Any]:
+            out = _eql_hit(event)
+            if specs and isinstance(event, Hit) and event.index in self.indices:
+                found = hit_fields(self.indices[event.index].mapping, event.source, specs)
+                if found:
+                    out["fields"] = found
+            return out
+
         if result.sequences:
-            hits["sequences"] = [{"join_keys": list(s.join_keys),
-                                  "events": [_eql_hit(e) for e in s.events]}
-                                 for s in result.sequences]  # fmt: skip
+            hits["sequences"] = [
+                {"join_keys": list(s.join_keys), "events": [hit(e) for e in s.events]}
+                for s in result.sequences
+            ]
         else:
-            hits["events"] = [_eql_hit(e) for e in result.events]
+            hits["events"] = [hit(e) for e in result.events]
         count = len(result.sequences) or len(result.events)
         hits["total"] = {"value": count, "relation": "eq"}
         return Reply(200, {"is_partial": False, "is_running": False, "took": 1,

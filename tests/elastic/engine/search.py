@@ -29,6 +29,7 @@ from tests.elastic.engine.mappings import (
     FieldType,
     IndexMapping,
     format_date,
+    hit_fields,
     parse_date_ms,
 )
 from tests.elastic.engine.query_dsl import Doc, DslError, Evaluator
@@ -132,6 +133,10 @@ class Search:
             hit["_source"] = dict(doc.source)
         if self.body.get("seq_no_primary_term"):
             hit["_seq_no"], hit["_primary_term"] = stored.seq_no, 1
+        if self.body.get("fields") and source is True:
+            found = hit_fields(self.mappings[doc.index], doc.source, self.body["fields"])
+            if found:
+                hit["fields"] = found
         if sort is not None:
             hit["sort"] = sort
         return hit
