@@ -178,7 +178,7 @@ def terms_page_request(
         "size": 0,
         "track_total_hits": False,
         "query": kql_query(terms.query, request.time_range, terms.filters, fields=fields),
-        "aggs": {"new_terms": {"composite": composite}},
+        "aggregations": {"new_terms": {"composite": composite}},
     }
     return _search(
         terms.indices, body, "new_terms phase 1: terms in the rule window (paged by after_key)"
@@ -224,7 +224,7 @@ def first_seen_request(
         "query": kql_query(
             terms.query, request.time_range, terms.filters, *restrict, fields=fields
         ),
-        "aggs": {"new_terms": {**agg, "aggs": sub}},
+        "aggregations": {"new_terms": {**agg, "aggregations": sub}},
     }
     if runtime:
         body["runtime_mappings"] = runtime
@@ -252,7 +252,7 @@ def term_documents_request(
         "query": kql_query(
             terms.query, request.time_range, terms.filters, *restrict, fields=fields
         ),
-        "aggs": {"new_terms": {**agg, "aggs": {"docs": top}}},
+        "aggregations": {"new_terms": {**agg, "aggregations": {"docs": top}}},
     }
     if runtime:
         body["runtime_mappings"] = runtime

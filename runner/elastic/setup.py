@@ -16,7 +16,7 @@ from runner.elastic.store import IndexNames
 from runner.notify.outbox.elastic import MAPPINGS as OUTBOX_MAPPINGS
 
 TEMPLATE_VERSION = 2  # 2: the notification outbox
-SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}  # serverless ignores shards
 
 _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
@@ -118,7 +118,7 @@ def properties(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def alert_mappings() -> dict[str, Any]:
     return {
-        "dynamic": True,
+        "dynamic": "true",
         "date_detection": True,
         "dynamic_templates": [
             {
@@ -136,7 +136,7 @@ def alert_mappings() -> dict[str, Any]:
 def strict_mappings(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Fixed fields; unknown ones are kept in ``_source`` but not indexed."""
     return {
-        "dynamic": False,
+        "dynamic": "false",
         "properties": properties(flat),
         "_meta": {"managed_by": "runner", "version": TEMPLATE_VERSION},
     }

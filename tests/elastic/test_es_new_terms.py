@@ -223,10 +223,12 @@ def test_terms_page_follows_after_key_over_two_pages(
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
-        "aggs": {"new_terms": {"composite": composite}},
+        "aggregations": {"new_terms": {"composite": composite}},
     }
     assert sent[0] == expected
-    expected["aggs"] = {"new_terms": {"composite": {**composite, "after": {field: "/bin/b"}}}}
+    expected["aggregations"] = {
+        "new_terms": {"composite": {**composite, "after": {field: "/bin/b"}}}
+    }
     assert sent[1] == expected
 
 
@@ -262,14 +264,14 @@ def test_first_seen_single_field_terms_with_min(
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(HISTORY)]}},
-        "aggs": {
+        "aggregations": {
             "new_terms": {
                 "terms": {
                     "field": "process.executable",
                     "size": 3,
                     "include": ["/bin/a", "/bin/b", "/bin/c"],
                 },
-                "aggs": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
+                "aggregations": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
             }
         },
         "runtime_mappings": RUNTIME,
@@ -279,7 +281,7 @@ def test_first_seen_single_field_terms_with_min(
 def test_first_seen_bucket_selector_when_the_window_start_is_known() -> None:
     request = FirstSeenRequest(terms=terms(), time_range=HISTORY_RANGE, keys=(("/bin/a",),))
     body = first_seen_request(request, new_after=START).body
-    assert body["aggs"]["new_terms"]["aggs"]["filtering_agg"] == {
+    assert body["aggregations"]["new_terms"]["aggregations"]["filtering_agg"] == {
         "bucket_selector": {
             "buckets_path": {"first_seen_value": "first_seen"},
             "script": {
@@ -416,13 +418,13 @@ def test_first_seen_several_fields_batches_and_halves_on_too_many_clauses(
             "query": {
                 "bool": {"filter": [to_dsl(KQL), time_filter(HISTORY), combos_filter(batch)]}
             },
-            "aggs": {
+            "aggregations": {
                 "new_terms": {
                     "composite": {
                         "sources": [{f: {"terms": {"field": f}}} for f in FIELDS],
                         "size": len(batch),
                     },
-                    "aggs": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
+                    "aggregations": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
                 }
             },
             "runtime_mappings": RUNTIME,
@@ -467,10 +469,10 @@ def test_term_documents_single_field_top_hits(
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
-        "aggs": {
+        "aggregations": {
             "new_terms": {
                 "terms": {"field": "process.executable", "size": 1, "include": ["/bin/a"]},
-                "aggs": {
+                "aggregations": {
                     "docs": {
                         "top_hits": {
                             "size": 1,
@@ -519,11 +521,11 @@ def test_term_documents_several_fields_pages_past_unasked_combinations(
         wanted[1]: Hit(index="logs-a", id="d2", source={"id": "d2"}),
     }
     sent = [r.body for r in cluster.calls("POST", SEARCH)]
-    assert "after" not in sent[0]["aggs"]["new_terms"]["composite"]
-    assert sent[1]["aggs"]["new_terms"]["composite"]["after"] == dict(
+    assert "after" not in sent[0]["aggregations"]["new_terms"]["composite"]
+    assert sent[1]["aggregations"]["new_terms"]["composite"]["after"] == dict(
         zip(FIELDS, wanted[0], strict=True)
     )
     assert sent[1]["query"]["bool"]["filter"][-1] == combos_filter(wanted)
-    assert sent[1]["aggs"]["new_terms"]["aggs"]["docs"] == {
+    assert sent[1]["aggregations"]["new_terms"]["aggregations"]["docs"] == {
         "top_hits": {"size": 1, "sort": [{"kibana.combined_timestamp": {"order": "asc"}}]}
     }
