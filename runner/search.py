@@ -46,13 +46,13 @@ class EqlRequest:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class KqlRequest:
-    """A ``_search`` with a KQL query compiled to DSL, sorted by timestamp."""
+    """A ``_search`` with a KQL query compiled to DSL, sorted by timestamp; ``size`` is the
+    page size when paged (:meth:`~runner.backends.base.EventSource.query_pages`)."""
 
     query: KqlQuery
     indices: tuple[str, ...] = ()
     time_range: TimeRange | None = None
     size: int = 100
-    offset: int = 0  # paging: skip this many matches (oldest first)
     timestamp_field: str = "@timestamp"
     filters: tuple[Mapping[str, Any], ...] = ()
     descending: bool = False  # newest first (indicator match rules, as Kibana sorts them)
@@ -68,6 +68,15 @@ class Hit:
 
     def as_hit(self) -> dict[str, Any]:
         return {"_index": self.index, "_id": self.id, "_source": dict(self.source)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HitPage:
+    """One page of a paged search; ``partial_reason`` says why it may lack documents
+    (shards that failed or timed out), None when complete."""
+
+    hits: tuple[Hit, ...]
+    partial_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

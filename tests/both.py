@@ -1,11 +1,11 @@
 """Both backends for exception and suppression tests: the embedded store, and the
-Elasticsearch backend over real HTTP against the loopback stand-in, whose event searches are
-computed (tests/elastic/engine.py) and whose runner indices are kept by its document store."""
+Elasticsearch backend over real HTTP against the engine-backed loopback stand-in
+(tests/elastic/engine_cluster.py), whose answers are all computed."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from runner.embedded.store import Store
 from runner.logs import configure_logging
 from tests.contract.conftest import Harness
 from tests.elastic.conftest import FAST_RETRY
-from tests.elastic.engine import EventEngine
+from tests.elastic.engine_cluster import EngineCluster
 from tests.elastic.fake_cluster import FakeCluster
 
 
@@ -44,16 +44,12 @@ def both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Both]:
         harness = Harness(backend=backend, tmp=tmp_path, kind="embedded")
         yield Both(backend=backend, kind="embedded", load=harness.load)
         return
-    cluster = FakeCluster().start()
+    cluster = EngineCluster(tmp_path / "cluster.duckdb").start()
     try:
-        cluster.enable_store()
-        engine = EventEngine(cluster, tmp_path)
-
-        def load(hits: Sequence[dict[str, Any]]) -> None:
-            engine.load(hits)
-
         with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as es:
-            yield Both(backend=es, kind="elasticsearch", load=load, cluster=cluster)
+            es.setup()
+            harness = Harness(backend=es, tmp=tmp_path, kind="stand-in")
+            yield Both(backend=es, kind="elasticsearch", load=harness.load, cluster=cluster)
     finally:
         cluster.stop()
     assert not cluster.unexpected, [r.target for r in cluster.unexpected]

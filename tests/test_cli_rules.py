@@ -111,7 +111,7 @@ def test_show_explain_threshold_prints_the_composite_aggregation(
     assert "/_search?allow_no_indices=true&ignore_unavailable=true" in out
     body = json.loads(out[out.index("{") : out.rindex("}") + 1])
     assert body["size"] == 0
-    agg = body["aggs"]["thresholdTerms"]
+    agg = body["aggregations"]["thresholdTerms"]
     assert agg["composite"] == {
         "sources": [
             {"host.id": {"terms": {"field": "host.id"}}},

@@ -22,6 +22,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     IndicatorRequest,
     KqlRequest,
     MlJobState,
@@ -44,6 +45,12 @@ class EventSource(Protocol):
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         """Matching documents, oldest first, at most ``request.size``."""
+        ...
+
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        """Every matching document, oldest first, in pages of ``request.size``, over one
+        consistent view: documents that arrive while paging neither appear nor shift the
+        pages (a point in time on a cluster).  Close the iterator to stop early."""
         ...
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage: ...

@@ -23,6 +23,8 @@ from runner.elastic.events import MAX_COMBINATIONS, ElasticEventSource
 from runner.elastic.setup import SetupStep, cluster_version, ensure
 from runner.elastic.store import ElasticAlertStore, IndexNames, SetupHint
 from runner.execution.model import ExecutionRecord, Gap, RuleState, WriteOutcome
+from runner.kql.ast import Query as KqlQuery
+from runner.kql.fields import FieldTypes
 from runner.lists.elasticsearch import ElasticLists
 from runner.lists.model import ValueList, ValueListInfo
 from runner.notify.model import NotifyHook
@@ -35,6 +37,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     IndicatorRequest,
     KqlRequest,
     MlJobState,
@@ -93,6 +96,17 @@ class ElasticsearchBackend:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._events.search_kql(request)
+
+    def field_types(self, indices: Sequence[str], query: KqlQuery) -> FieldTypes:
+        """The cluster's types of the fields ``query`` names (``_field_caps``, cached five
+        minutes; :meth:`refresh_field_types` drops the cache)."""
+        return self._events.field_types(indices, query)
+
+    def refresh_field_types(self) -> None:
+        self._events.field_caps.clear()
+
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        return self._events.query_pages(request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         return self._events.terms_page(request)

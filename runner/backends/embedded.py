@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runner.backends.embedded_alerts import EmbeddedAlertStore
-from runner.embedded.search import search_eql, search_kql
+from runner.embedded.search import query_pages, search_eql, search_kql
 from runner.embedded.store import Store
 from runner.lists.embedded import EmbeddedLists
 from runner.lists.model import ValueList, ValueListInfo
@@ -25,6 +25,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     IndicatorRequest,
     KqlRequest,
     MlJobState,
@@ -69,6 +70,9 @@ class EmbeddedBackend(EmbeddedAlertStore):
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return search_kql(self.store, request)
+
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        return query_pages(self.store, request)
 
     def search_esql(self, request: EsqlRequest) -> EsqlResult:
         from runner.embedded.esql_search import search_esql

@@ -111,7 +111,7 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
             print("# exception filter (items ORed, negated into every request's filter)")
             print(json.dumps({"bool": {"must_not": [applied.query]}}, indent=2))
             print()
-        for request in explain(applied.apply(rule) if applied is not None else rule):
+        for request in explain(applied.apply(rule) if applied is not None else rule, app):
             print(f"# {request.description}")
             print(f"{request.method} {request.path}")
             print(json.dumps(request.body, indent=2))
@@ -119,11 +119,19 @@ def cmd_show(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-def explain(rule: Rule) -> list[NativeRequest]:
-    """The native requests for a window ending now: exactly what the backend sends."""
+def explain(rule: Rule, app: App | None = None) -> list[NativeRequest]:
+    """The native requests for a window ending now: exactly what the backend sends.  With a
+    cluster configured, KQL is compiled with the cluster's field types, as it runs there."""
     from runner.ruletypes import kind_of
 
-    return kind_of(rule).explain(rule, utcnow())
+    fields = None
+    if app is not None and app.settings.elasticsearch.configured and rule.language == "kuery":
+        from runner.backends.elasticsearch import ElasticsearchBackend
+
+        backend = app.backend()
+        if isinstance(backend, ElasticsearchBackend):
+            fields = backend.field_types(rule.index, rule.kql)
+    return kind_of(rule).explain(rule, utcnow(), fields)
 
 
 def _print_exceptions(

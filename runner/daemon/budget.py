@@ -33,6 +33,7 @@ from runner.search import (
     EsqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     IndicatorRequest,
     KqlRequest,
     MlJobState,
@@ -139,6 +140,9 @@ class FencedBackend:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return self._backend.search_kql(request)
+
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        return self._backend.query_pages(request)
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         return self._backend.terms_page(request)

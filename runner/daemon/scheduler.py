@@ -231,6 +231,10 @@ class Daemon:
         plan = plan_reload(
             self.rules(), loaded, names=self.options.names, interval=self.options.interval
         )
+        # A reload also re-reads the clusters' field types (KQL is compiled with them).
+        refresh = getattr(self._backend, "refresh_field_types", None)
+        if callable(refresh):
+            refresh()
         self._apply(plan, reason=reason)
         return plan
 

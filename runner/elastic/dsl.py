@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from runner.kql import to_dsl
 from runner.kql.ast import Query as KqlQuery
+from runner.kql.fields import FieldTypes
 from runner.search import TermKey, TermsQuery, TimeRange
 from runner.timeutil import isoformat
 
@@ -81,9 +82,11 @@ def kql_query(
     time_range: TimeRange | None,
     filters: Sequence[Mapping[str, Any]] = (),
     *extra: Mapping[str, Any],
+    fields: FieldTypes | None = None,
 ) -> Dsl:
-    """The KQL (as Kibana compiles it), the rule filters, the time range, then ``extra``."""
-    clauses: list[Mapping[str, Any]] = [to_dsl(query), *filters]
+    """The KQL (as Kibana compiles it, with ``fields``' types when given), the rule filters,
+    the time range, then ``extra``."""
+    clauses: list[Mapping[str, Any]] = [to_dsl(query, fields), *filters]
     if time_range is not None:
         clauses.append(time_filter(time_range))
     return bool_filter([*clauses, *extra])

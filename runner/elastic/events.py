@@ -9,12 +9,14 @@ term, so the window fails and is searched again.  EQL partial results are return
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error, is_too_many_clauses
+from runner.elastic.field_caps import FieldCapsCache
+from runner.elastic.paging import pit_pages
 from runner.elastic.requests import (
     NativeRequest,
     eql_request,
@@ -34,12 +36,15 @@ from runner.elastic.responses import (
     top_hit,
 )
 from runner.errors import BackendUnavailable, QueryRejected
+from runner.kql.ast import Query as KqlQuery
+from runner.kql.fields import FieldTypes
 from runner.logs import get_logger
 from runner.search import (
     EqlRequest,
     EqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -64,6 +69,11 @@ class ElasticEventSource:
     def __init__(self, client: ElasticClient, *, max_combinations: int = MAX_COMBINATIONS) -> None:
         self._client = client
         self.batch_size = max_combinations  # halved for good on "too many clauses"
+        self.field_caps = FieldCapsCache(client)
+
+    def field_types(self, indices: Sequence[str], query: KqlQuery) -> FieldTypes:
+        """The types of the fields ``query`` names, on ``indices`` (cached)."""
+        return self.field_caps.types(indices, query)
 
     def search_eql(self, request: EqlRequest) -> EqlResult:
         result = eql_result(self._client.send(eql_request(request)).body)
@@ -72,11 +82,19 @@ class ElasticEventSource:
         return result
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
-        return search_hits(self._search(kql_request(request)))
+        types = self.field_types(request.indices, request.query)
+        return search_hits(self._search(kql_request(request, fields=types)))
+
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        types = self.field_types(request.indices, request.query)
+        return pit_pages(
+            self._client, lambda native: self._search(native, partial=True), request, types
+        )
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         fields = request.terms.fields
-        page = agg_page(self._search(terms_page_request(request)))
+        types = self.field_types(request.terms.indices, request.terms.query)
+        page = agg_page(self._search(terms_page_request(request, fields=types)))
         keys = tuple(composite_key(b, fields) for b in page.buckets)
         more = page.after is not None and len(page.buckets) >= request.size
         after = composite_key({"key": page.after}, fields) if more else None
@@ -88,23 +106,25 @@ class ElasticEventSource:
         new_after: datetime | None = getattr(request, "new_after", None) or getattr(
             request, "window_start", None
         )
+        types = self.field_types(request.terms.indices, request.terms.query)
         if len(request.terms.fields) == 1:
-            native = first_seen_request(request, new_after=new_after)
+            native = first_seen_request(request, new_after=new_after, fields=types)
             return self._by_key(self._search(native), request.keys, request, first_seen)
         return self._restricted(
             request.keys,
-            lambda batch, after: first_seen_request(request, batch, after=after),
+            lambda batch, after: first_seen_request(request, batch, after=after, fields=types),
             request.terms.fields,
             first_seen,
         )
 
     def term_documents(self, request: TermDocumentsRequest) -> Mapping[TermKey, Hit]:
+        types = self.field_types(request.terms.indices, request.terms.query)
         if len(request.terms.fields) == 1:
-            body = self._search(term_documents_request(request))
+            body = self._search(term_documents_request(request, fields=types))
             return self._by_key(body, request.keys, request, top_hit)
         return self._restricted(
             request.keys,
-            lambda batch, after: term_documents_request(request, batch, after=after),
+            lambda batch, after: term_documents_request(request, batch, after=after, fields=types),
             request.terms.fields,
             top_hit,
         )
@@ -115,8 +135,11 @@ class ElasticEventSource:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _search(self, request: NativeRequest, *, clauses: bool = False) -> dict[str, Any]:
-        """The answer body; raises on an incomplete answer (or TooManyClauses if asked)."""
+    def _search(
+        self, request: NativeRequest, *, clauses: bool = False, partial: bool = False
+    ) -> dict[str, Any]:
+        """The answer body; raises on an incomplete answer unless ``partial`` (or
+        TooManyClauses if asked)."""
         response = self._client.send(request, allow=(400, 500) if clauses else ())
         target = f"{request.method} {request.path.split('?', 1)[0]}"
         if response.status >= 400:
@@ -125,7 +148,7 @@ class ElasticEventSource:
             raise api_error(response.status, response.body, target=target)
         body: dict[str, Any] = response.body if isinstance(response.body, dict) else {}
         reason = partial_reason(body)
-        if reason is not None:
+        if reason is not None and not partial:
             if clauses and is_too_many_clauses(body.get("_shards")):
                 raise TooManyClauses()
             raise PartialResults(

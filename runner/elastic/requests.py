@@ -26,8 +26,10 @@ from runner.elastic.dsl import (
     time_filter,
     timestamp_sort,
 )
+from runner.elastic.source_fields import ALL_FIELDS
 from runner.execution import rule_requests
 from runner.execution.rule_requests import DEFAULT_EVENT_CATEGORY
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 from runner.search import (
     EqlRequest,
@@ -42,6 +44,7 @@ from runner.timeutil import parse_datemath
 
 __all__ = [
     "NativeRequest",
+    "close_pit_request",
     "eql_request",
     "eql_search",
     "first_seen_request",
@@ -51,6 +54,8 @@ __all__ = [
     "new_terms_phase1",
     "new_terms_phase2",
     "new_terms_phase3",
+    "open_pit_request",
+    "pit_page_request",
     "query_search",
     "term_documents_request",
     "terms_page_request",
@@ -84,6 +89,7 @@ def eql_request(request: EqlRequest) -> NativeRequest:
     window and filters as ``filter``; optional fields only when they differ from the default
     (``result_position`` defaults to ``tail``: the most recent matches)."""
     body: dict[str, Any] = {"query": request.query.text, "size": request.size}
+    body["fields"] = list(ALL_FIELDS)
     clauses = [time_filter(request.time_range)] if request.time_range else []
     clauses += [dict(f) for f in request.filters]
     if clauses:
@@ -103,19 +109,70 @@ def eql_request(request: EqlRequest) -> NativeRequest:
     )
 
 
-def kql_request(request: KqlRequest) -> NativeRequest:
-    """A ``_search`` page: KQL as DSL + filters + window, oldest first, ``from``/``size``."""
+def kql_request(request: KqlRequest, *, fields: FieldTypes | None = None) -> NativeRequest:
+    """One ``_search``: KQL as DSL + filters + window, oldest first, ``size`` documents."""
     body: dict[str, Any] = {"size": request.size}
-    if request.offset:
-        body["from"] = request.offset
-    body["query"] = kql_query(request.query, request.time_range, request.filters)
+    body["query"] = kql_query(request.query, request.time_range, request.filters, fields=fields)
+    body["fields"] = list(ALL_FIELDS)
     body["sort"] = timestamp_sort(
         request.timestamp_field, request.time_range, descending=request.descending
     )
     return _search(request.indices, body, "query rule search over the rule window")
 
 
-def terms_page_request(request: TermsPageRequest) -> NativeRequest:
+PIT_KEEP_ALIVE = "5m"
+
+
+def open_pit_request(indices: Sequence[str]) -> NativeRequest:
+    """``POST <index>/_pit``: the consistent view a query rule pages through."""
+    return NativeRequest(
+        method="POST",
+        path=f"/{index_path(indices)}/_pit?keep_alive={PIT_KEEP_ALIVE}&ignore_unavailable=true",
+        body={},
+        description="open a point in time over the rule's index patterns",
+    )
+
+
+def pit_page_request(
+    request: KqlRequest,
+    pit_id: str,
+    search_after: Sequence[Any] | None = None,
+    *,
+    fields: FieldTypes | None = None,
+) -> NativeRequest:
+    """One page as Kibana's ``searchAfterAndBulkCreate``: oldest first on the (override,
+    then ``@timestamp``) timestamps, ``search_after`` the previous page's last ``sort``; the
+    point in time adds its ``_shard_doc`` tiebreaker, so no document is skipped or repeated
+    at a page boundary, whatever arrives meanwhile.  No ``from``: no 10,000-hit limit."""
+    body: dict[str, Any] = {
+        "size": request.size,
+        "track_total_hits": False,
+        "query": kql_query(request.query, request.time_range, request.filters, fields=fields),
+        "fields": list(ALL_FIELDS),
+        "sort": timestamp_sort(
+            request.timestamp_field, request.time_range, descending=request.descending
+        ),
+        "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+    }
+    if search_after is not None:
+        body["search_after"] = list(search_after)
+    return NativeRequest(
+        method="POST",
+        path="/_search",
+        body=body,
+        description="query rule page in the point in time (search_after the last page)",
+    )
+
+
+def close_pit_request(pit_id: str) -> NativeRequest:
+    return NativeRequest(
+        method="DELETE", path="/_pit", body={"id": pit_id}, description="close the point in time"
+    )
+
+
+def terms_page_request(
+    request: TermsPageRequest, *, fields: FieldTypes | None = None
+) -> NativeRequest:
     """Phase 1: one ``composite`` page of the term tuples in the rule window."""
     terms = request.terms
     composite: dict[str, Any] = {"sources": composite_sources(terms.fields), "size": request.size}
@@ -124,8 +181,8 @@ def terms_page_request(request: TermsPageRequest) -> NativeRequest:
     body = {
         "size": 0,
         "track_total_hits": False,
-        "query": kql_query(terms.query, request.time_range, terms.filters),
-        "aggs": {"new_terms": {"composite": composite}},
+        "query": kql_query(terms.query, request.time_range, terms.filters, fields=fields),
+        "aggregations": {"new_terms": {"composite": composite}},
     }
     return _search(
         terms.indices, body, "new_terms phase 1: terms in the rule window (paged by after_key)"
@@ -153,6 +210,7 @@ def first_seen_request(
     *,
     after: TermKey | None = None,
     new_after: datetime | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """Phase 2: the earliest (combined) timestamp of each of ``keys`` (default: all of the
     request's) over the history range.  With one field, ``new_after`` adds Kibana's
@@ -167,8 +225,10 @@ def first_seen_request(
     body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": False,
-        "query": kql_query(terms.query, request.time_range, terms.filters, *restrict),
-        "aggs": {"new_terms": {**agg, "aggs": sub}},
+        "query": kql_query(
+            terms.query, request.time_range, terms.filters, *restrict, fields=fields
+        ),
+        "aggregations": {"new_terms": {**agg, "aggregations": sub}},
     }
     if runtime:
         body["runtime_mappings"] = runtime
@@ -182,6 +242,7 @@ def term_documents_request(
     keys: Sequence[TermKey] | None = None,
     *,
     after: TermKey | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """Phase 3: the oldest document of each of ``keys`` in the rule window (``top_hits``)."""
     terms = request.terms
@@ -192,8 +253,10 @@ def term_documents_request(
     body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": False,
-        "query": kql_query(terms.query, request.time_range, terms.filters, *restrict),
-        "aggs": {"new_terms": {**agg, "aggs": {"docs": top}}},
+        "query": kql_query(
+            terms.query, request.time_range, terms.filters, *restrict, fields=fields
+        ),
+        "aggregations": {"new_terms": {**agg, "aggregations": {"docs": top}}},
     }
     if runtime:
         body["runtime_mappings"] = runtime
@@ -214,9 +277,15 @@ def eql_search(rule: Rule, start: datetime, end: datetime) -> NativeRequest:
     return eql_request(rule_requests.eql_request(rule, start, end))
 
 
-def query_search(rule: Rule, start: datetime, end: datetime, offset: int = 0) -> NativeRequest:
-    """The first (or ``offset``) ``_search`` page of a query rule for the window."""
-    return kql_request(rule_requests.kql_request(rule, start, end, offset=offset))
+def query_search(
+    rule: Rule, start: datetime, end: datetime, fields: FieldTypes | None = None
+) -> list[NativeRequest]:
+    """A query rule's point in time and its first page for the window."""
+    request = rule_requests.kql_request(rule, start, end)
+    return [
+        open_pit_request(request.indices),
+        pit_page_request(request, "<id from the point in time>", fields=fields),
+    ]
 
 
 def kql_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any]:
@@ -227,14 +296,19 @@ def kql_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def new_terms_phase1(
-    rule: Rule, start: datetime, end: datetime, after: TermKey | None = None
+    rule: Rule,
+    start: datetime,
+    end: datetime,
+    after: TermKey | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     return terms_page_request(
         TermsPageRequest(
             terms=rule_requests.terms_query(rule),
             time_range=rule_requests.rule_range(rule, start, end),
             after=after,
-        )
+        ),
+        fields=fields,
     )
 
 
@@ -244,6 +318,7 @@ def new_terms_phase2(
     history_start: datetime,
     end: datetime,
     terms: Sequence[Any],
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     """Phase 2 for ``terms`` (values, or tuples for several fields)."""
     request = FirstSeenRequest(
@@ -251,23 +326,27 @@ def new_terms_phase2(
         time_range=rule_requests.rule_range(rule, history_start, end),
         keys=_rule_keys(rule, terms),
     )
-    return first_seen_request(request, new_after=window_start)
+    return first_seen_request(request, new_after=window_start, fields=fields)
 
 
 def new_terms_phase3(
-    rule: Rule, start: datetime, end: datetime, terms: Sequence[Any]
+    rule: Rule,
+    start: datetime,
+    end: datetime,
+    terms: Sequence[Any],
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
     request = TermDocumentsRequest(
         terms=rule_requests.terms_query(rule),
         time_range=rule_requests.rule_range(rule, start, end),
         keys=_rule_keys(rule, terms),
     )
-    return term_documents_request(request)
+    return term_documents_request(request, fields=fields)
 
 
-def explain(rule: Rule, end: datetime) -> list[NativeRequest]:
+def explain(rule: Rule, end: datetime, fields: FieldTypes | None = None) -> list[NativeRequest]:
     """Every request one window ending at ``end`` starts with (phases 2 and 3 of new_terms
-    shown with a placeholder term)."""
+    shown with a placeholder term); KQL compiled with ``fields``' types when given."""
     start = parse_datemath(rule.from_, end)
     if rule.type == "eql":
         return [eql_search(rule, start, end)]
@@ -276,8 +355,8 @@ def explain(rule: Rule, end: datetime) -> list[NativeRequest]:
         history = parse_datemath(rule.new_terms.history_window_start, end)
         placeholder = ["<terms from phase 1>"]
         return [
-            new_terms_phase1(rule, start, end),
-            new_terms_phase2(rule, start, history, end, placeholder),
-            new_terms_phase3(rule, start, end, placeholder),
+            new_terms_phase1(rule, start, end, fields=fields),
+            new_terms_phase2(rule, start, history, end, placeholder, fields=fields),
+            new_terms_phase3(rule, start, end, placeholder, fields=fields),
         ]
-    return [query_search(rule, start, end)]
+    return query_search(rule, start, end, fields)

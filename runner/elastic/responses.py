@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.elastic.source_fields import merge_missing_fields
 from runner.search import EqlResult, Hit, MissingEvent, SequenceMatch, TermKey, TermValue
 
 _SPACE = re.compile(r"\s+")
@@ -104,9 +105,13 @@ def partial_reason(body: Mapping[str, Any]) -> str | None:
 
 
 def _hit(raw: Any) -> Hit:
+    """A hit; values only its ``fields`` hold are merged into the source, as Kibana does."""
     item = _dict(raw)
-    return Hit(index=str(item.get("_index", "")), id=str(item.get("_id", "")),
-               source=_dict(item.get("_source")))  # fmt: skip
+    source = _dict(item.get("_source"))
+    fields = item.get("fields")
+    if isinstance(fields, dict) and fields:
+        source = merge_missing_fields(source, fields)
+    return Hit(index=str(item.get("_index", "")), id=str(item.get("_id", "")), source=source)
 
 
 def eql_result(body: Mapping[str, Any]) -> EqlResult:

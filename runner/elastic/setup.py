@@ -17,8 +17,8 @@ from runner.elastic.store import IndexNames
 from runner.lists.elasticsearch import LIST_FIELDS
 from runner.notify.outbox.elastic import MAPPINGS as OUTBOX_MAPPINGS
 
-TEMPLATE_VERSION = 3  # 2: the notification outbox; 3: value lists index, suppression fields
-SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+TEMPLATE_VERSION = 4  # 2: outbox; 3: value lists, suppression fields; 4: typed as the OpenAPI spec
+SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}  # serverless ignores shards
 
 _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
@@ -128,7 +128,7 @@ def properties(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def alert_mappings() -> dict[str, Any]:
     return {
-        "dynamic": True,
+        "dynamic": "true",
         "date_detection": True,
         "dynamic_templates": [
             {
@@ -146,7 +146,7 @@ def alert_mappings() -> dict[str, Any]:
 def strict_mappings(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Fixed fields; unknown ones are kept in ``_source`` but not indexed."""
     return {
-        "dynamic": False,
+        "dynamic": "false",
         "properties": properties(flat),
         "_meta": {"managed_by": "runner", "version": TEMPLATE_VERSION},
     }

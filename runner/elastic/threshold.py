@@ -88,11 +88,11 @@ def threshold_search(request: ThresholdRequest) -> NativeRequest:
                 "cardinalityCount", "cardinality_count", request.cardinality_value
             )
         subs["count_check"] = _selector("docCount", "_count", request.value)
-        body["aggs"] = {AGG: {"composite": composite, "aggs": subs}}
+        body["aggregations"] = {AGG: {"composite": composite, "aggregations": subs}}
         description = "threshold: groups over the threshold (composite, paged by after_key)"
     else:
         body["track_total_hits"] = True
-        body["aggs"] = metrics
+        body["aggregations"] = metrics
         description = "threshold: count of all matching events (no group-by fields)"
     if runtime:
         body["runtime_mappings"] = runtime
@@ -132,7 +132,7 @@ def _selector(name: str, path: str, value: int) -> Dsl:
     return {
         "bucket_selector": {
             "buckets_path": {name: path},
-            "script": f"params.{name} >= {int(value)}",
+            "script": {"source": f"params.{name} >= {int(value)}"},
         }
     }
 

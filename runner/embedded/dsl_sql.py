@@ -284,8 +284,25 @@ def _exists(compiler: DslCompiler, body: Any) -> str:
 
 def _wildcard(compiler: DslCompiler, body: Any) -> str:
     name, spec, ci = _term_level(compiler, body, "wildcard", alias="wildcard")
-    pattern = str(spec)
-    return compiler.each_field(name, lambda v: compiler.pattern(v, pattern, ci))
+    like = _lucene_wildcard_like(str(spec).lower() if ci else str(spec))
+    return compiler.each_field(name, lambda v: compiler.like(v, like, ci))
+
+
+def _lucene_wildcard_like(pattern: str) -> str:
+    """Lucene's wildcard syntax as LIKE: ``*``/``?``, and ``\\x`` a literal x (Kibana escapes
+    query_string's reserved characters in the patterns it sends)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            literal = pattern[i + 1]
+            out.append("\\" + literal if literal in "%_\\" else literal)
+            i += 2
+            continue
+        out.append({"*": "%", "?": "_", "%": "\\%", "_": "\\_", "\\": "\\\\"}.get(ch, ch))
+        i += 1
+    return "".join(out)
 
 
 def _prefix(compiler: DslCompiler, body: Any) -> str:
@@ -386,6 +403,15 @@ def _nested(compiler: DslCompiler, body: Any) -> str:
     return compiler.query(body.get("query", {"match_all": {}}))
 
 
+def _ids(compiler: DslCompiler, body: Any) -> str:
+    values = body.get("values") if isinstance(body, Mapping) else None
+    if not isinstance(values, list):
+        raise compiler.error("[ids] expects a list of values")
+    if not values:
+        return "false"
+    return "(_id IN (" + ", ".join(sql_string(str(v)) for v in values) + "))"
+
+
 def _match_all(compiler: DslCompiler, body: Any) -> str:
     return "true"
 
@@ -408,6 +434,7 @@ _CLAUSES: dict[str, Callable[[DslCompiler, Any], str]] = {
     "range": _range,
     "query_string": _query_string,
     "nested": _nested,
+    "ids": _ids,
     "match_all": _match_all,
     "match_none": _match_none,
 }

@@ -8,6 +8,8 @@ own ``head``/``tail`` pipes.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import duckdb
 
 from runner.embedded.catalog import Catalog
@@ -30,9 +32,9 @@ from runner.embedded.sequences import run_sample, run_sequence
 from runner.embedded.store import Store
 from runner.eql import ast
 from runner.errors import StoreError
-from runner.search import EqlRequest, EqlResult, Hit, KqlRequest
+from runner.search import EqlRequest, EqlResult, Hit, HitPage, KqlRequest
 
-__all__ = ["search_eql", "search_kql"]
+__all__ = ["query_pages", "search_eql", "search_kql"]
 
 
 def search_eql(store: Store, request: EqlRequest) -> EqlResult:
@@ -58,6 +60,31 @@ def search_eql(store: Store, request: EqlRequest) -> EqlResult:
 
 def search_kql(store: Store, request: KqlRequest) -> tuple[Hit, ...]:
     """Events matching a KQL query, oldest first, at most ``request.size``."""
+    return _kql_page(store, request, offset=0, upto=None)
+
+
+def query_pages(store: Store, request: KqlRequest) -> Generator[HitPage, None, None]:
+    """Every match, oldest first, ``request.size`` at a time, over the events stored when
+    paging began (``_seq`` only grows, so later loads neither appear nor shift the pages)."""
+    try:
+        with store.connect() as con:
+            row = con.execute("SELECT coalesce(max(_seq), 0) FROM events").fetchone()
+    except duckdb.Error as exc:
+        raise StoreError(f"search failed: {exc}") from exc
+    upto = int(row[0]) if row else 0
+    offset = 0
+    while True:
+        hits = _kql_page(store, request, offset=offset, upto=upto)
+        if hits:
+            yield HitPage(hits=hits)
+        if len(hits) < request.size:
+            return
+        offset += len(hits)
+
+
+def _kql_page(
+    store: Store, request: KqlRequest, *, offset: int, upto: int | None
+) -> tuple[Hit, ...]:
     try:
         with store.connect() as con:
             catalog = Catalog.load(con)
@@ -68,10 +95,12 @@ def search_kql(store: Store, request: KqlRequest) -> tuple[Hit, ...]:
                 time_range_filter(catalog, request.time_range),
                 *(dsl_filter(catalog, f) for f in request.filters),
             ]
+            if upto is not None:
+                where.append(f"_seq BETWEEN 1 AND {int(upto)}")
             order = timestamp_order(catalog, request.timestamp_field, descending=request.descending)
             rows = con.execute(
                 f"SELECT {HIT_COLUMNS} FROM events WHERE {all_of(where)} "
-                f"ORDER BY {order} LIMIT {int(request.size)} OFFSET {int(request.offset)}"
+                f"ORDER BY {order} LIMIT {int(request.size)} OFFSET {int(offset)}"
             ).fetchall()
             return _hits_in_order(con, rows)
     except duckdb.Error as exc:

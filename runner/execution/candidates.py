@@ -8,6 +8,7 @@ saw more matches than it returned (a full page), which Kibana reports as hitting
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,8 +62,6 @@ class CandidateBatch:
     warnings: tuple[str, ...] = ()  # the rule type's own warnings (partial failure)
 
 
-MAX_RESULT_WINDOW = 10_000
-
 # Drops candidates whose alert already exists, so re-found events never use up the cap.
 Fresh = Callable[[list[Candidate]], list[Candidate]]
 
@@ -109,26 +108,25 @@ def query_candidates(
     cap: int | None = None,
 ) -> CandidateBatch:
     """Pages oldest first until more than ``cap`` (default ``max_signals``) fresh candidates
-    or no more hits.  Suppression groups every match, so it asks for all of them."""
+    or no more hits (a point in time with ``search_after`` on a cluster, as Kibana's
+    ``searchAfterAndBulkCreate``).  Suppression groups every match, so it asks for all."""
     limit = rule.max_signals if cap is None else cap
-    page_size = rule.max_signals
-    offset = 0
     kept: list[Candidate] = []
-    while True:
-        hits = backend.search_kql(kql_request(rule, window.start, window.end, offset=offset))
-        page = [(build_event_alert(rule, hit, **stamp.kwargs()), hit) for hit in hits]
-        kept += fresh(
-            [
-                Candidate(id=a["kibana.alert.uuid"], documents=(a,), sources=(hit.source,))
-                for a, hit in page
-            ]
-        )
-        offset += len(hits)
-        if len(kept) > limit or len(hits) < page_size:
-            return CandidateBatch(candidates=tuple(kept))
-        if offset >= MAX_RESULT_WINDOW:
-            # Elasticsearch's default index.max_result_window: deeper paging is refused there.
-            return CandidateBatch(candidates=tuple(kept), more=True)
+    reasons: list[str] = []
+    with closing(backend.query_pages(kql_request(rule, window.start, window.end))) as pages:
+        for page in pages:
+            if page.partial_reason and page.partial_reason not in reasons:
+                reasons.append(page.partial_reason)
+            built = [(build_event_alert(rule, hit, **stamp.kwargs()), hit) for hit in page.hits]
+            kept += fresh(
+                [
+                    Candidate(id=a["kibana.alert.uuid"], documents=(a,), sources=(hit.source,))
+                    for a, hit in built
+                ]
+            )
+            if len(kept) > limit:
+                break
+    return CandidateBatch(candidates=tuple(kept), partial_reason="; ".join(reasons) or None)
 
 
 def new_terms_candidates(

@@ -176,8 +176,11 @@ class Executor:
             "duplicates": duplicates,
             "capped": capped,
         }
+        # Partial results: what came back is written (dedupe makes a second look safe), but
+        # the window is not covered, so the next execution searches it again.
         result = self._finish(rule, window, started, t0, status=status, message=message,
                               execution_id=stamp.execution_id,
+                              advance=not batch.partial_reason,
                               **record_kwargs)  # fmt: skip
         # Debug: the daemon logs one info line per execution; `once` prints a summary.
         log.debug(
@@ -277,6 +280,7 @@ class Executor:
         status: Status,
         message: str,
         execution_id: str | None = None,
+        advance: bool = True,
         **metrics: Any,
     ) -> WindowOutcome:
         metrics.setdefault("search_ms", _ms_since(t0))
@@ -304,7 +308,7 @@ class Executor:
                 "rule_window_failed", rule=rule.name, rule_id=rule.rule_id, error=message
             )
         self.backend.record_execution(record)
-        return WindowOutcome(record=record, advanced=status != "failed")
+        return WindowOutcome(record=record, advanced=advance and status != "failed")
 
     def _report_gap(self, rule: Rule, gap: Gap, now: datetime) -> ExecutionRecord:
         self.backend.record_gap(gap)

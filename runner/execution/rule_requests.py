@@ -44,14 +44,16 @@ def eql_request(rule: Rule, start: datetime, end: datetime) -> EqlRequest:
     )
 
 
-def kql_request(rule: Rule, start: datetime, end: datetime, *, offset: int = 0) -> KqlRequest:
-    """One page (``max_signals`` documents from ``offset``) of a query rule, oldest first."""
+MAX_PAGE = 10_000  # Elasticsearch's index.max_result_window bounds one page
+
+
+def kql_request(rule: Rule, start: datetime, end: datetime) -> KqlRequest:
+    """A query rule's search, oldest first, in pages of ``max_signals`` documents."""
     return KqlRequest(
         query=rule.kql,
         indices=rule.index,
         time_range=rule_range(rule, start, end),
-        size=rule.max_signals,
-        offset=offset,
+        size=min(rule.max_signals, MAX_PAGE),
         timestamp_field=rule.timestamp_override or rule.timestamp_field,
         filters=rule_filters(rule),
     )

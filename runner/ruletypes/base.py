@@ -15,6 +15,7 @@ from runner.backends.base import Backend
 from runner.elastic.requests import NativeRequest
 from runner.execution.candidates import AlertStamp, CandidateBatch, Fresh
 from runner.execution.model import Window
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 
 
@@ -28,6 +29,8 @@ class RuleKind(Protocol):
         """The alert candidates of one window (``fresh`` drops those already alerted)."""
         ...
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
         """The native Elasticsearch requests of a window ending at ``end``."""
         ...

@@ -15,8 +15,12 @@ from runner.elastic.requests import NativeRequest
 from runner.execution import candidates
 from runner.execution.candidates import AlertStamp, CandidateBatch, Fresh
 from runner.execution.model import Window
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 from runner.suppression.model import MAX_SIGNALS_SUPPRESSION_MULTIPLIER
+
+# A suppressing query rule groups every match, in memory, up to this many hits.
+_QUERY_SUPPRESSION_HITS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +38,13 @@ class ClassicKind:
         if self.name == "new_terms":
             cap = MAX_SIGNALS_SUPPRESSION_MULTIPLIER * rule.max_signals if suppressing else None
             return candidates.new_terms_candidates(backend, rule, window, stamp, fresh, cap)
-        cap = candidates.MAX_RESULT_WINDOW if suppressing else None
+        cap = _QUERY_SUPPRESSION_HITS if suppressing else None
         return candidates.query_candidates(backend, rule, window, stamp, fresh, cap)
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
-        return es_requests.explain(rule, end)
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
+        return es_requests.explain(rule, end, fields)
 
 
 EQL = ClassicKind("eql")

@@ -31,6 +31,7 @@ from runner.esql import ast
 from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch, Fresh
 from runner.execution.model import Window
 from runner.execution.rule_requests import rule_filters, rule_range
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 from runner.search import EsqlRequest, Hit
 from runner.timeutil import isoformat, parse_datemath
@@ -118,7 +119,9 @@ class EsqlKind:
             size += rule.max_signals
         return CandidateBatch(candidates=tuple(kept))
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
         start = parse_datemath(rule.from_, end)
         return [esql_native_request(esql_request(rule, start, end, rule.max_signals))]
 

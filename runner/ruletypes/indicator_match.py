@@ -31,6 +31,7 @@ from runner.elastic.requests import NativeRequest, kql_request
 from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch, Fresh
 from runner.execution.model import Window
 from runner.execution.rule_requests import rule_filters, rule_range
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule, ThreatMatch
 from runner.search import Hit, KqlRequest
 from runner.threatmatch.enrich import collect_enrichments, enriched_source, indicator_request
@@ -55,7 +56,7 @@ def threat_filters(threat: ThreatMatch) -> tuple[Mapping[str, Any], ...]:
 
 
 def events_request(
-    rule: Rule, start: datetime, end: datetime, match: Mapping[str, Any], offset: int = 0
+    rule: Rule, start: datetime, end: datetime, match: Mapping[str, Any]
 ) -> KqlRequest:
     assert rule.threat_match is not None
     return KqlRequest(
@@ -63,7 +64,6 @@ def events_request(
         indices=rule.index,
         time_range=rule_range(rule, start, end),
         size=rule.max_signals,
-        offset=offset,
         timestamp_field=rule.timestamp_override or rule.timestamp_field,
         filters=(*rule_filters(rule), event_mapping_filter(rule.threat_match.mapping), match),
         descending=True,  # Kibana's sortOrder for indicator match without suppression
@@ -89,17 +89,14 @@ class IndicatorMatchKind:
                 match = indicators_filter(threat.mapping, indicators)
                 if match is None:
                     continue
-                offset = 0
-                while len(kept) <= rule.max_signals:
-                    hits = backend.search_kql(
-                        events_request(rule, window.start, window.end, match, offset)
-                    )
-                    offset += len(hits)
-                    new = [h for h in hits if (h.index, h.id) not in seen]
-                    seen.update((h.index, h.id) for h in new)
-                    kept += fresh(self._alerts(backend, rule, new, window, stamp))
-                    if len(hits) < rule.max_signals:
-                        break
+                events = backend.query_pages(events_request(rule, window.start, window.end, match))
+                with closing(events):
+                    for page in events:
+                        new = [h for h in page.hits if (h.index, h.id) not in seen]
+                        seen.update((h.index, h.id) for h in new)
+                        kept += fresh(self._alerts(backend, rule, new, window, stamp))
+                        if len(kept) > rule.max_signals:
+                            break
                 if len(kept) > rule.max_signals:
                     break
         return CandidateBatch(candidates=tuple(kept))
@@ -130,7 +127,9 @@ class IndicatorMatchKind:
             candidates.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
         return candidates
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
         """The point in time, the first indicator page, and the event search for a page
         (its threat mapping filter shown with a placeholder indicator value)."""
         threat = rule.threat_match

@@ -31,6 +31,7 @@ from runner.elastic.requests import NativeRequest
 from runner.errors import PermissionDenied
 from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch, Fresh
 from runner.execution.model import Window
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 from runner.search import AnomalyRequest, Hit
 from runner.timeutil import isoformat, parse_datemath
@@ -126,7 +127,9 @@ class MachineLearningKind:
             warnings=warnings,
         )
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
         start = parse_datemath(rule.from_, end)
         return [anomaly_search(anomaly_request(rule, start, end))]
 

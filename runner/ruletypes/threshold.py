@@ -25,6 +25,7 @@ from runner.elastic.threshold import threshold_search
 from runner.execution.candidates import AlertStamp, Candidate, CandidateBatch, Fresh
 from runner.execution.model import Window
 from runner.execution.rule_requests import rule_filters, rule_range
+from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
 from runner.search import SignalHistoryEntry, TermValue, ThresholdBucket, ThresholdRequest
 from runner.timeutil import TimeParseError, parse_absolute, parse_datemath
@@ -104,7 +105,9 @@ class ThresholdKind:
         kept = fresh([Candidate(id=a["kibana.alert.uuid"], documents=(a,)) for a in found])
         return CandidateBatch(candidates=tuple(kept), more=len(buckets) > rule.max_signals)
 
-    def explain(self, rule: Rule, end: datetime) -> list[NativeRequest]:
+    def explain(
+        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+    ) -> list[NativeRequest]:
         """The first page's request, before any signal history (it adds one ``must_not``
         entry per group alerted since the window start)."""
         start = parse_datemath(rule.from_, end)

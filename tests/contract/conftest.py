@@ -1,7 +1,10 @@
 """The execution contract suite runs against every backend implementation.
 
-``embedded`` always runs (a real DuckDB file).  ``elasticsearch`` runs against a real cluster
-when ``RUNNER_TEST_ES_URL`` is set, and is skipped with that reason otherwise.
+``embedded`` always runs (a real DuckDB file).  ``stand-in`` runs the Elasticsearch backend
+through the real client against the engine-backed loopback stand-in
+(tests/elastic/engine_cluster.py), which computes every answer.  ``elasticsearch`` runs
+against a real cluster when ``RUNNER_TEST_ES_URL`` is set, and is skipped with that reason
+otherwise.
 """
 
 from __future__ import annotations
@@ -51,12 +54,18 @@ def _namespaced(index: str, namespace: str) -> str:
     return index.rsplit("-", 1)[0] + f"-{namespace}"
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+BACKENDS = ["embedded", "stand-in", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
+
+
+@pytest.fixture(params=BACKENDS)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "embedded":
         yield Harness(
             backend=EmbeddedBackend(Store(tmp_path / "store.duckdb")), tmp=tmp_path, kind="embedded"
         )
+        return
+    if request.param == "stand-in":
+        yield from _stand_in(tmp_path)
         return
     from runner.backends.elasticsearch import ElasticsearchBackend  # pragma: no cover
     from runner.config import ElasticsearchSettings
@@ -75,8 +84,23 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         client = backend.client
         client.request("DELETE", f"/_data_stream/logs-endpoint.events.*-{namespace}", allow=(404,))
         client.request("DELETE", f"/runner-test-{namespace}-*?expand_wildcards=all", allow=(404,))
-        for name in ("alerts", "executions", "state", "gaps"):
+        for name in ("alerts", "executions", "state", "gaps", "window"):
             client.request(
                 "DELETE", f"/_index_template/runner-test-{namespace}-{name}", allow=(404,)
             )
         backend.close()
+
+
+def _stand_in(tmp_path: Path) -> Iterator[Harness]:
+    from runner.backends.elasticsearch import ElasticsearchBackend
+    from tests.elastic.conftest import FAST_RETRY
+    from tests.elastic.engine_cluster import EngineCluster
+
+    cluster = EngineCluster(tmp_path / "cluster.duckdb").start()
+    try:
+        with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as backend:
+            backend.setup()
+            yield Harness(backend=backend, tmp=tmp_path, kind="stand-in")
+    finally:
+        cluster.stop()
+    assert not cluster.unexpected, [r.target for r in cluster.unexpected]

@@ -48,13 +48,26 @@ AGGREGATING = """FROM logs-endpoint.events.process-*
 class Side:
     backend: Backend
     store: Store  # the documents (for the cluster: what its stand-in computes from)
+    through_api: bool = False  # events are written with _bulk (the engine stand-in)
 
 
-@pytest.fixture(params=["embedded", "cluster"])
+@pytest.fixture(params=["embedded", "cluster", "stand-in"])
 def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
     store = Store(tmp_path / "events.duckdb")
     if request.param == "embedded":
         yield Side(backend=EmbeddedBackend(store), store=store)
+        return
+    if request.param == "stand-in":
+        from tests.elastic.engine_cluster import EngineCluster
+
+        engine = EngineCluster(tmp_path / "cluster.duckdb", clock=lambda: NOW).start()
+        try:
+            with ElasticsearchBackend(engine.settings(), retry=FAST_RETRY) as backend:
+                backend.setup()
+                yield Side(backend=backend, store=engine.node.store, through_api=True)
+        finally:
+            engine.stop()
+        assert not engine.unexpected, [r.target for r in engine.unexpected]
         return
     cluster = FakeCluster().start()
     cluster.enable_store()
@@ -68,6 +81,11 @@ def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
 
 
 def load(side: Side, tmp: Path, events: list[dict[str, Any]]) -> None:
+    if side.through_api:
+        assert isinstance(side.backend, ElasticsearchBackend)
+        outcome = side.backend.index_events(json.dumps(e) for e in events)
+        assert not outcome.failed, outcome.failed
+        return
     path = tmp / "events.ndjson"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
     summary = load_events(side.store, [path])

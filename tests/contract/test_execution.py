@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from runner.execution.model import MAX_SIGNALS_WARNING, RuleState
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.rules.select import resolve_rule
-from runner.search import EqlRequest, EqlResult
+from runner.search import EqlRequest, EqlResult, HitPage, KqlRequest
 from tests.conftest import SEED_RULES
 from tests.contract.conftest import Harness
 from tests.contract.events import file_event, network, process
@@ -448,3 +449,89 @@ def test_execution_records_written_in_one_batch_read_back_newest_first(
     harness.backend.record_executions([])
     records = harness.backend.list_executions(rule_ids=[rule.rule_id])
     assert records == [later[1], later[0], one]
+
+
+def _query_rule(harness: Harness, max_signals: int) -> Rule:
+    path = harness.tmp / "query_rule.toml"
+    path.write_text(QUERY_RULE)
+    (rule,) = load_rules([path]).rules
+    return replace(rule, max_signals=max_signals)
+
+
+def test_query_rule_pages_past_the_result_window_when_max_signals_does_not_divide_it(
+    harness: Harness,
+) -> None:
+    """Paging with ``from`` would ask for from + size = 12 > 10 on the fourth page (a 400 on
+    a cluster); a point in time with ``search_after`` has no such limit."""
+    if harness.kind != "embedded":
+        # index.max_result_window = 10 on the test's data stream (a real Elasticsearch setting)
+        harness.backend.client.request(  # type: ignore[attr-defined]
+            "PUT",
+            f"/_index_template/runner-test-{harness.namespace}-window",
+            {
+                "index_patterns": [f"logs-endpoint.events.process-{harness.namespace}"],
+                "data_stream": {},
+                "priority": 500,
+                "composed_of": ["logs@mappings", "ecs@mappings"],
+                "template": {"settings": {"index.max_result_window": 10}},
+            },
+        )
+    rule = _query_rule(harness, max_signals=3)
+    start = NOW - 8 * MIN
+    harness.load([process(f"w-{i:02d}", start + i * timedelta(seconds=1)) for i in range(14)])
+    if harness.kind != "embedded":  # the limit holds for from/size
+        deep = harness.backend.client.request(  # type: ignore[attr-defined]
+            "POST",
+            f"/logs-endpoint.events.process-{harness.namespace}/_search",
+            {"from": 9, "size": 3},
+            allow=(400,),
+        )
+        assert deep.status == 400 and "Result window is too large" in str(deep.body)
+    executor = Executor(backend=harness.backend)
+    created = [executor.run(rule, NOW)[0].alerts_created for _ in range(5)]
+    # Each run skips the alerts that exist and pages on: 3 + 3 + 3 + 3 + 2.
+    assert created == [3, 3, 3, 3, 2]
+    assert alerted_ids(harness.backend, rule) == {f"w-{i:02d}" for i in range(14)}
+
+
+class ArrivalsWhilePaging:
+    """Wraps a backend: after the first page of a query rule, more events arrive."""
+
+    def __init__(self, harness: Harness, late: list[dict[str, object]]) -> None:
+        self.inner = harness.backend
+        self.harness = harness
+        self.late = late
+        self.name = harness.backend.name
+        self.seen: list[str] = []
+
+    def query_pages(self, request: KqlRequest) -> Iterator[HitPage]:
+        for n, page in enumerate(self.inner.query_pages(request)):
+            self.seen += [h.id for h in page.hits]
+            yield page
+            if n == 0:
+                self.harness.load(self.late)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_documents_arriving_during_paging_neither_shift_nor_join_the_pages(
+    harness: Harness,
+) -> None:
+    rule = _query_rule(harness, max_signals=3)
+    start = NOW - 8 * MIN
+    harness.load([process(f"o-{i}", start + i * timedelta(seconds=10)) for i in range(6)])
+    executor = Executor(backend=harness.backend)
+    (first,) = executor.run(rule, NOW)  # o-0..o-2, capped
+    assert first.alerts_created == 3
+    # Older than every page so far: with offsets they would push o-2 into page two.
+    late = [process(f"late-{i}", start - timedelta(seconds=30 - i),
+                    ingested=start - timedelta(seconds=30 - i)) for i in range(2)]  # fmt: skip
+    wrapped = ArrivalsWhilePaging(harness, late)
+    (second,) = Executor(backend=wrapped).run(rule, NOW)  # type: ignore[arg-type]
+    assert wrapped.seen == [f"o-{i}" for i in range(6)]  # one view: each once, in order
+    assert second.alerts_created == 3
+    (third,) = executor.run(rule, NOW)  # a later execution sees the late events
+    assert third.alerts_created == 2
+    assert alerted_ids(harness.backend, rule) == {f"o-{i}" for i in range(6)} | {
+        "late-0", "late-1"}  # fmt: skip

@@ -27,7 +27,7 @@ def note(n: int, *, throttle_key: str | None = None, at: datetime = T0) -> Notif
     )  # fmt: skip
 
 
-@pytest.fixture(params=["embedded", "elasticsearch"])
+@pytest.fixture(params=["embedded", "elasticsearch", "stand-in"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     if request.param == "embedded":
         from runner.embedded.store import Store
@@ -36,12 +36,18 @@ def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
         yield EmbeddedOutbox(Store(tmp_path / "s.duckdb").connect)
         return
     from runner.elastic.client import ElasticClient
-    from runner.notify.outbox.elastic import ElasticOutbox
+    from runner.notify.outbox.elastic import MAPPINGS, ElasticOutbox
     from tests.elastic.conftest import FAST_RETRY
+    from tests.elastic.engine_cluster import EngineCluster
     from tests.elastic.fake_cluster import FakeCluster
 
-    cluster = FakeCluster().start()
-    cluster.enable_store()
+    if request.param == "stand-in":
+        cluster: FakeCluster = EngineCluster(tmp_path / "cluster.duckdb").start()
+        # As `runner setup` does: the outbox index with its mappings.
+        ElasticClient(cluster.settings()).request("PUT", "/runner-outbox", {"mappings": MAPPINGS})
+    else:
+        cluster = FakeCluster().start()
+        cluster.enable_store()
     client = ElasticClient(cluster.settings(), retry=FAST_RETRY)
     try:
         yield ElasticOutbox(client, "runner-outbox")

@@ -8,7 +8,7 @@ request's time range (it ignores the query: these tests are about scheduling, no
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from runner.search import (
     EqlResult,
     FirstSeenRequest,
     Hit,
+    HitPage,
     KqlRequest,
     TermDocumentsRequest,
     TermKey,
@@ -62,6 +63,9 @@ class MemoryBackend:
 
     def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
         return ()
+
+    def query_pages(self, request: KqlRequest) -> Generator[HitPage, None, None]:
+        yield from ()
 
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         return TermsPage(keys=(), after=None)

@@ -3,7 +3,8 @@
 Replies are scripted per test (``cluster.script("POST", "/idx/_search", Reply(...))``) and
 every request is recorded (method, path, query string, headers, decoded JSON / NDJSON body).
 Every answer carries ``X-Elastic-Product: Elasticsearch`` (the official client refuses a
-server without it); ``GET /`` answers a cluster info body unless scripted.  An optional
+server without it); ``GET /`` answers a cluster info body and ``GET .../_field_caps`` an
+empty field list unless scripted.  An optional
 document store answers ``_bulk`` creates, ``_doc`` reads/writes and ``ids`` searches, so an
 end-to-end run can write alerts and find them again.
 """
@@ -67,6 +68,7 @@ class Drop:
 
 Answer = Reply | Drop
 Handler = Callable[[Recorded], Answer]
+Fallback = Callable[[Recorded], "Answer | None"]
 
 
 def error_body(status: int, kind: str, reason: str, **extra: Any) -> dict[str, Any]:
@@ -300,6 +302,8 @@ class FakeCluster:
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.store: DocStore | None = None
+        # Answers what no script does (the engine stand-in); else the DocStore, if enabled.
+        self.fallback: Fallback | None = None
         self._routes: list[_Route] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -357,12 +361,19 @@ class FakeCluster:
                     if len(route.answers) > 1 or not route.repeat_last:
                         route.answers.pop(0)
                     return answer(request) if callable(answer) else answer
+            if self.fallback is not None:
+                computed = self.fallback(request)
+                if computed is not None:
+                    return computed
             if self.store is not None:
                 stored = self.store.handle(request)
                 if stored is not None:
                     return stored
             if request.method == "GET" and request.path == "/":
                 return Reply(200, CLUSTER_INFO)
+            if request.method == "GET" and request.path.endswith("/_field_caps"):
+                # Unless scripted: no field is mapped (KQL compiles as with no field types).
+                return Reply(200, {"indices": [], "fields": {}})
             self.unexpected.append(request)
         reason = f"fake cluster: nothing scripted for {request.target}"
         return Reply(500, error_body(500, "fake_cluster_exception", reason))

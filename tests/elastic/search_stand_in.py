@@ -110,7 +110,8 @@ def search(
         extra["aggregations"] = _aggregate(aggs, docs)
     ordered = _sorted(docs, body.get("sort") or [])
     if body.get("search_after") is not None:
-        ordered = [d for d in ordered if _after(d[2], body["search_after"])]
+        directions = _directions(body.get("sort") or [])
+        ordered = [d for d in ordered if _after(d[2], body["search_after"], directions)]
     start = int(body.get("from", 0))
     page = ordered[start : start + int(body.get("size", 10))]
     answer = search_body(
@@ -283,8 +284,23 @@ def _sorted(
     return keyed
 
 
-def _after(keys: list[Any], after: list[Any]) -> bool:
-    return [_order_key(k) for k in keys] > [_order_key(a) for a in after]
+def _directions(sort: list[Any]) -> list[bool]:
+    """Per sort key: descending?"""
+    found = []
+    for clause in sort:
+        spec = next(iter(clause.values())) if isinstance(clause, Mapping) else "asc"
+        found.append((spec.get("order", "asc") if isinstance(spec, Mapping) else spec) == "desc")
+    return found
+
+
+def _after(keys: list[Any], after: list[Any], descending: list[bool]) -> bool:
+    """Whether a document sorts after the ``search_after`` keys, each in its own direction."""
+    for position, (key, bound) in enumerate(zip(keys, after, strict=False)):
+        mine, theirs = _order_key(key), _order_key(bound)
+        if mine != theirs:
+            desc = position < len(descending) and descending[position]
+            return mine < theirs if desc else mine > theirs
+    return False
 
 
 # --- aggregations ---------------------------------------------------------------------------
@@ -296,7 +312,8 @@ def _aggregate(aggs: Mapping[str, Any], docs: list[tuple[Hit, Resolver]]) -> dic
         kinds = [k for k in spec if k not in ("aggs", "aggregations")]
         (kind,) = kinds
         if kind == "composite":
-            result[name] = _composite(spec["composite"], spec.get("aggs") or {}, docs)
+            subs = spec.get("aggs") or spec.get("aggregations") or {}
+            result[name] = _composite(spec["composite"], subs, docs)
         elif kind in ("min", "max", "cardinality"):
             result[name] = _metric(kind, spec[kind]["field"], docs)
         elif kind == "bucket_selector":

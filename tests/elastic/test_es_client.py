@@ -112,11 +112,16 @@ def test_explain_goes_through_the_backend_builders() -> None:
     (eql,) = explain(resolve_rule(rules, "emond"), end)
     assert eql.path == "/logs-endpoint.events.process*/_eql/search?allow_no_indices=true"
     phase1, phase2, phase3 = explain(resolve_rule(rules, "exim4"), end)
-    assert "composite" in phase1.body["aggs"]["new_terms"]
-    assert "bucket_selector" in phase2.body["aggs"]["new_terms"]["aggs"]["filtering_agg"]
-    assert phase2.body["aggs"]["new_terms"]["terms"]["include"] == ["<terms from phase 1>"]
-    assert "top_hits" in phase3.body["aggs"]["new_terms"]["aggs"]["docs"]
+    assert "composite" in phase1.body["aggregations"]["new_terms"]
+    assert (
+        "bucket_selector"
+        in phase2.body["aggregations"]["new_terms"]["aggregations"]["filtering_agg"]
+    )
+    assert phase2.body["aggregations"]["new_terms"]["terms"]["include"] == ["<terms from phase 1>"]
+    assert "top_hits" in phase3.body["aggregations"]["new_terms"]["aggregations"]["docs"]
     as_query = replace(resolve_rule(rules, "exim4"), type="query", new_terms=None)
-    (query,) = explain(as_query, end)
-    assert query.path.endswith("/_search?allow_no_indices=true&ignore_unavailable=true")
+    pit, query = explain(as_query, end)
+    assert pit.path.endswith("/_pit?keep_alive=5m&ignore_unavailable=true")
+    assert query.path == "/_search" and "from" not in query.body
+    assert query.body["pit"]["id"] == "<id from the point in time>"
     assert query.body["sort"][0] == {"event.ingested": {"order": "asc", "unmapped_type": "date"}}

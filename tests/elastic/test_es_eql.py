@@ -90,6 +90,7 @@ def test_eql_events_request_body_and_hits(
     assert sent.body == {
         "query": QUERY,
         "size": 100,
+        "fields": [{"field": "*", "include_unmapped": True}],
         "filter": {"bool": {"filter": [WINDOW_FILTER, term]}},
         "timestamp_field": "@timestamp",
     }
@@ -119,6 +120,7 @@ def test_eql_optional_fields_only_when_set(
     assert sent.body == {
         "query": QUERY,
         "size": 5,
+        "fields": [{"field": "*", "include_unmapped": True}],
         "filter": {"bool": {"filter": [{"range": {"@timestamp": RANGE}}]}},
         "timestamp_field": "event.created",
         "tiebreaker_field": "event.sequence",

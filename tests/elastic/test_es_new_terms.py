@@ -11,6 +11,7 @@ from runner.backends.elasticsearch import ElasticsearchBackend
 from runner.elastic.dsl import COMBINED_SCRIPT
 from runner.elastic.events import PartialResults
 from runner.elastic.requests import first_seen_request
+from runner.errors import QueryRejected
 from runner.kql import parse_kql, to_dsl
 from runner.search import (
     FirstSeenRequest,
@@ -110,7 +111,6 @@ def test_search_kql_request_and_hits(cluster: FakeCluster, backend: Elasticsearc
             indices=("logs-endpoint.events.process*",),
             time_range=WINDOW,
             size=100,
-            offset=100,
             timestamp_field="event.ingested",
         )
     )
@@ -118,14 +118,56 @@ def test_search_kql_request_and_hits(cluster: FakeCluster, backend: Elasticsearc
     assert sent.query == PARAMS
     assert sent.body == {
         "size": 100,
-        "from": 100,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
+        "fields": [{"field": "*", "include_unmapped": True}],
         "sort": [
             {"event.ingested": {"order": "asc", "unmapped_type": "date"}},
             {"@timestamp": {"order": "asc", "unmapped_type": "date"}},
         ],
     }
     assert hits == (Hit(index="logs-a", id="d1", source={"process": {"name": "sh"}}),)
+
+
+def test_query_pages_use_a_point_in_time_and_search_after(
+    cluster: FakeCluster, backend: ElasticsearchBackend
+) -> None:
+    def hit(n: int) -> dict[str, Any]:
+        return {"_index": "logs-a", "_id": f"d{n}", "_score": None, "_source": {},
+                "sort": [1714564980000 + n, n]}  # fmt: skip
+
+    pit_path = "/logs-endpoint.events.process*/_pit"
+    cluster.script("POST", pit_path, Reply(200, {"id": "pit-1"}))
+    cluster.script(
+        "POST",
+        "/_search",
+        Reply(200, {**search_body([hit(1), hit(2)]), "pit_id": "pit-2"}),
+        Reply(200, {**search_body([hit(3)]), "pit_id": "pit-2"}),
+    )
+    cluster.script("DELETE", "/_pit", Reply(200, {"succeeded": True, "num_freed": 1}))
+    request = KqlRequest(query=KQL, indices=("logs-endpoint.events.process*",),
+                         time_range=WINDOW, size=2, timestamp_field="event.ingested")  # fmt: skip
+    pages = [[h.id for h in page.hits] for page in backend.query_pages(request)]
+    assert pages == [["d1", "d2"], ["d3"]]
+    (opened,) = cluster.calls("POST", pit_path)
+    assert opened.query == {"keep_alive": "5m", "ignore_unavailable": "true"}
+    first, second = cluster.calls("POST", "/_search")
+    assert first.query == {} and "from" not in first.body and "search_after" not in first.body
+    assert first.body["pit"] == {"id": "pit-1", "keep_alive": "5m"}
+    assert second.body["pit"]["id"] == "pit-2"  # the latest id Elasticsearch handed back
+    assert second.body["search_after"] == [1714564980002, 2]
+    (closed,) = cluster.calls("DELETE", "/_pit")
+    assert closed.body == {"id": "pit-2"}
+
+
+def test_a_failing_close_never_hides_the_search_error(
+    cluster: FakeCluster, backend: ElasticsearchBackend
+) -> None:
+    cluster.script("POST", "/logs-a/_pit", Reply(200, {"id": "pit-1"}))
+    cluster.script("POST", "/_search", Reply(400, error_body(400, "parsing_exception", "bad")))
+    cluster.script("DELETE", "/_pit", Reply(400, error_body(400, "illegal_argument", "close")))
+    with pytest.raises(QueryRejected, match="bad"):
+        list(backend.query_pages(KqlRequest(query=KQL, indices=("logs-a",))))
+    assert len(cluster.calls("DELETE", "/_pit")) == 1
 
 
 def test_search_kql_with_failed_shards_fails_the_window(
@@ -181,10 +223,12 @@ def test_terms_page_follows_after_key_over_two_pages(
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
-        "aggs": {"new_terms": {"composite": composite}},
+        "aggregations": {"new_terms": {"composite": composite}},
     }
     assert sent[0] == expected
-    expected["aggs"] = {"new_terms": {"composite": {**composite, "after": {field: "/bin/b"}}}}
+    expected["aggregations"] = {
+        "new_terms": {"composite": {**composite, "after": {field: "/bin/b"}}}
+    }
     assert sent[1] == expected
 
 
@@ -220,14 +264,14 @@ def test_first_seen_single_field_terms_with_min(
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(HISTORY)]}},
-        "aggs": {
+        "aggregations": {
             "new_terms": {
                 "terms": {
                     "field": "process.executable",
                     "size": 3,
                     "include": ["/bin/a", "/bin/b", "/bin/c"],
                 },
-                "aggs": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
+                "aggregations": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
             }
         },
         "runtime_mappings": RUNTIME,
@@ -237,7 +281,7 @@ def test_first_seen_single_field_terms_with_min(
 def test_first_seen_bucket_selector_when_the_window_start_is_known() -> None:
     request = FirstSeenRequest(terms=terms(), time_range=HISTORY_RANGE, keys=(("/bin/a",),))
     body = first_seen_request(request, new_after=START).body
-    assert body["aggs"]["new_terms"]["aggs"]["filtering_agg"] == {
+    assert body["aggregations"]["new_terms"]["aggregations"]["filtering_agg"] == {
         "bucket_selector": {
             "buckets_path": {"first_seen_value": "first_seen"},
             "script": {
@@ -374,13 +418,13 @@ def test_first_seen_several_fields_batches_and_halves_on_too_many_clauses(
             "query": {
                 "bool": {"filter": [to_dsl(KQL), time_filter(HISTORY), combos_filter(batch)]}
             },
-            "aggs": {
+            "aggregations": {
                 "new_terms": {
                     "composite": {
                         "sources": [{f: {"terms": {"field": f}}} for f in FIELDS],
                         "size": len(batch),
                     },
-                    "aggs": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
+                    "aggregations": {"first_seen": {"min": {"field": "kibana.combined_timestamp"}}},
                 }
             },
             "runtime_mappings": RUNTIME,
@@ -425,10 +469,10 @@ def test_term_documents_single_field_top_hits(
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [to_dsl(KQL), time_filter(START)]}},
-        "aggs": {
+        "aggregations": {
             "new_terms": {
                 "terms": {"field": "process.executable", "size": 1, "include": ["/bin/a"]},
-                "aggs": {
+                "aggregations": {
                     "docs": {
                         "top_hits": {
                             "size": 1,
@@ -477,11 +521,11 @@ def test_term_documents_several_fields_pages_past_unasked_combinations(
         wanted[1]: Hit(index="logs-a", id="d2", source={"id": "d2"}),
     }
     sent = [r.body for r in cluster.calls("POST", SEARCH)]
-    assert "after" not in sent[0]["aggs"]["new_terms"]["composite"]
-    assert sent[1]["aggs"]["new_terms"]["composite"]["after"] == dict(
+    assert "after" not in sent[0]["aggregations"]["new_terms"]["composite"]
+    assert sent[1]["aggregations"]["new_terms"]["composite"]["after"] == dict(
         zip(FIELDS, wanted[0], strict=True)
     )
     assert sent[1]["query"]["bool"]["filter"][-1] == combos_filter(wanted)
-    assert sent[1]["aggs"]["new_terms"]["aggs"]["docs"] == {
+    assert sent[1]["aggregations"]["new_terms"]["aggregations"]["docs"] == {
         "top_hits": {"size": 1, "sort": [{"kibana.combined_timestamp": {"order": "asc"}}]}
     }

@@ -64,7 +64,7 @@ def test_setup_creates_templates_and_indices(
     assert body["index_patterns"] == ["runner-alerts-default"]
     assert body["template"]["settings"] == {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
     mappings = body["template"]["mappings"]
-    assert mappings["dynamic"] is True
+    assert mappings["dynamic"] == "true"
     assert mappings["dynamic_templates"] == [
         {
             "strings_as_keyword": {
@@ -84,7 +84,7 @@ def test_setup_creates_templates_and_indices(
     assert mappings["properties"]["@timestamp"] == {"type": "date"}
     executions = cluster.calls("PUT", "/_index_template/runner-executions")[0].body
     props = executions["template"]["mappings"]["properties"]
-    assert executions["template"]["mappings"]["dynamic"] is False
+    assert executions["template"]["mappings"]["dynamic"] == "false"
     assert props["started_at"] == {"type": "date"} and props["status"] == {"type": "keyword"}
     assert cluster.calls("PUT", "/runner-state")[0].body == {}
 

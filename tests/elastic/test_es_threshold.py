@@ -32,22 +32,22 @@ def test_multi_bucket_request_with_cardinality_and_after_key() -> None:
                 after=("alice", 22))
     )  # fmt: skip
     assert native.path == "/logs-*/_search?allow_no_indices=true&ignore_unavailable=true"
-    agg = native.body["aggs"]["thresholdTerms"]
+    agg = native.body["aggregations"]["thresholdTerms"]
     assert agg["composite"]["after"] == {"user.name": "alice", "source.port": 22}
-    assert agg["aggs"] == {
+    assert agg["aggregations"] == {
         "max_timestamp": {"max": {"field": "@timestamp"}},
         "min_timestamp": {"min": {"field": "@timestamp"}},
         "cardinality_count": {"cardinality": {"field": "host.id"}},
         "cardinality_check": {
             "bucket_selector": {
                 "buckets_path": {"cardinalityCount": "cardinality_count"},
-                "script": "params.cardinalityCount >= 2",
+                "script": {"source": "params.cardinalityCount >= 2"},
             }
         },
         "count_check": {
             "bucket_selector": {
                 "buckets_path": {"docCount": "_count"},
-                "script": "params.docCount >= 5",
+                "script": {"source": "params.docCount >= 5"},
             }
         },
     }
@@ -82,7 +82,11 @@ def test_single_bucket_request_and_answer() -> None:
     req = request(cardinality_field="host.id", cardinality_value=2)
     native = threshold_search(req)
     assert native.body["track_total_hits"] is True
-    assert set(native.body["aggs"]) == {"max_timestamp", "min_timestamp", "cardinality_count"}
+    assert set(native.body["aggregations"]) == {
+        "max_timestamp",
+        "min_timestamp",
+        "cardinality_count",
+    }
     answer = search_body(
         [],
         aggregations={

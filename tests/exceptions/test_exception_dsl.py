@@ -133,7 +133,7 @@ def test_every_request_carries_the_negated_filter() -> None:
     assert negated in body["filter"]["bool"]["filter"]
     assert body["query"] == emond.query  # the rule's query is sent unchanged
     exim = resolve_rule(rules, "exim4")
-    search = query_search(applied.apply(exim), NOW, NOW).body
+    search = query_search(applied.apply(exim), NOW, NOW)[-1].body
     assert negated in search["query"]["bool"]["filter"]
 
 

@@ -128,11 +128,25 @@ def alerted(both: Both, rule: Rule, lists: list[ExceptionList]) -> set[str]:
         value_lists=both.backend,
     )
     records = executor.run(rule, NOW)
+    if both.kind == "elasticsearch" and _has_nested(lists):
+        # Elasticsearch refuses a nested query on a field not mapped `nested` (the public
+        # rules' event mappings have none there); the embedded store, without mappings, reads
+        # the entries over the flattened objects (README, Tuning rules).
+        assert records[-1].status == "failed"
+        assert "failed to find nested object under path [process]" in records[-1].message
+        return NOT_MAPPED
     assert records[-1].status == "succeeded", records[-1].message
     return {
         a["kibana.alert.ancestors"][0]["id"]
         for a in both.backend.list_alerts(rule_ids=[rule.rule_id])
     }
+
+
+NOT_MAPPED = {"<nested not mapped>"}
+
+
+def _has_nested(lists: list[ExceptionList]) -> bool:
+    return any(e.type == "nested" for lst in lists for item in lst.items for e in item.entries)
 
 
 def match(field: str, value: str, operator: str = "included") -> dict[str, Any]:
@@ -275,7 +289,8 @@ def test_query_rule_items(
     both: Both, query_rule: Rule, items: list[dict[str, Any]], expected: set[str]
 ) -> None:
     lists = [items_list(*items)] if items else []
-    assert alerted(both, query_rule, lists) == expected
+    nested_on_es = both.kind == "elasticsearch" and _has_nested(lists)
+    assert alerted(both, query_rule, lists) == (NOT_MAPPED if nested_on_es else expected)
 
 
 EQL_CASES = [
@@ -302,7 +317,9 @@ def test_eql_rule_items(
     # The seed EQL rule sees macOS children of emond with listed names ("python3" is
     # Python*): the exception filter goes into the _eql/search filter.
     eql_all = {"bash", "curl", "sh", "python"}
-    assert alerted(both, emond, [items_list(*items)]) == expected & eql_all
+    lists = [items_list(*items)]
+    nested_on_es = both.kind == "elasticsearch" and _has_nested(lists)
+    assert alerted(both, emond, lists) == (NOT_MAPPED if nested_on_es else expected & eql_all)
 
 
 def value_list_item(
