@@ -120,13 +120,13 @@ def test_show_explain_threshold_prints_the_composite_aggregation(
         ],
         "size": 10000,
     }
-    assert agg["aggs"]["count_check"] == {
+    assert agg["aggregations"]["count_check"] == {
         "bucket_selector": {
             "buckets_path": {"docCount": "_count"},
-            "script": "params.docCount >= 15",
+            "script": {"source": "params.docCount >= 15"},
         }
     }
-    assert agg["aggs"]["max_timestamp"] == {"max": {"field": "kibana.combined_timestamp"}}
+    assert agg["aggregations"]["max_timestamp"] == {"max": {"field": "kibana.combined_timestamp"}}
     assert "kibana.combined_timestamp" in body["runtime_mappings"]
     # The signal history's bucket filter is present (empty before any alert).
     assert {"bool": {"must_not": []}} in body["query"]["bool"]["filter"]
