@@ -66,6 +66,8 @@ class Settings:
     workers: int = 2
     grace: timedelta = timedelta(seconds=30)
     metrics_port: int | None = None
+    daemon_name: str | None = None  # None: hostname-pid (leases, metrics, logs)
+    lease_ttl: timedelta = timedelta(seconds=30)  # a lease lapses this long after renewal
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
 
@@ -164,6 +166,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="daemon.workers", env="RUNNER_DAEMON_WORKERS", parse=_int(1, 64)),
     Setting(key="daemon.grace", env="RUNNER_DAEMON_GRACE", parse=_duration),
     Setting(key="daemon.metrics_port", env="RUNNER_DAEMON_METRICS_PORT", parse=_int(1, 65535)),
+    Setting(key="daemon.name", env="RUNNER_DAEMON_NAME", parse=_text),
+    Setting(key="daemon.lease_ttl", env="RUNNER_DAEMON_LEASE_TTL", parse=_duration),
     Setting(key="elasticsearch.hosts", env="RUNNER_ES_URL", parse=_hosts),
     Setting(key="elasticsearch.cloud_id", env="RUNNER_ES_CLOUD_ID", parse=_text),
     Setting(key="elasticsearch.api_key", env="RUNNER_ES_API_KEY", parse=_text, secret=True),
@@ -235,6 +239,8 @@ def load_settings(
         workers=values.get("daemon.workers", 2),
         grace=values.get("daemon.grace", timedelta(seconds=30)),
         metrics_port=values.get("daemon.metrics_port"),
+        daemon_name=values.get("daemon.name"),
+        lease_ttl=values.get("daemon.lease_ttl", timedelta(seconds=30)),
         elasticsearch=ElasticsearchSettings(**es),
         notify=NotifySettings(**notify),
     )

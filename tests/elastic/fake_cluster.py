@@ -90,8 +90,9 @@ class DocStore:
     """Just enough of Elasticsearch's document APIs for an end-to-end run.
 
     Every write gives the document the next ``_seq_no`` of its index (primary term 1), and
-    a ``PUT`` with ``if_seq_no``/``if_primary_term`` that does not match the current ones is
-    refused with 409 ``version_conflict_engine_exception``, as Elasticsearch's optimistic
+    a ``PUT`` with ``if_seq_no``/``if_primary_term`` that does not match the current ones (or
+    with ``op_type=create`` on an existing id) is refused with 409
+    ``version_conflict_engine_exception``, as Elasticsearch's optimistic
     concurrency control does.  Searches understand ``ids``, ``term``, ``terms``, ``range``,
     ``exists``, ``match_all`` and ``bool`` (``filter``/``must``/``must_not``), ``sort``,
     ``size`` and ``seq_no_primary_term``; ``_count`` takes the same queries.  Requests are
@@ -137,6 +138,11 @@ class DocStore:
                             reason = f"[{doc_id}]: version conflict, document does not exist"
                         return Reply(409, error_body(409, "version_conflict_engine_exception",
                                                      reason, index=index))  # fmt: skip
+                if request.query.get("op_type") == "create" and doc_id in docs:
+                    reason = (f"[{doc_id}]: version conflict, document already exists "
+                              f"(current version [1])")  # fmt: skip
+                    return Reply(409, error_body(409, "version_conflict_engine_exception",
+                                                 reason, index=index))  # fmt: skip
                 created = doc_id not in docs
                 seq_no = self._write(index, doc_id, request.body)
                 result = "created" if created else "updated"
