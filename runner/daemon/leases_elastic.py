@@ -16,7 +16,6 @@ the lease time (NTP does).
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -60,6 +59,13 @@ class Doc:
     def live(self, now: datetime) -> bool:
         expires = self.time("expires_at")
         return expires is not None and expires > now
+
+
+def share(rules: int, live: Sequence[str], name: str) -> int:
+    """This daemon's number of rules: an even split, the first daemons by name taking one
+    more each while rules remain (every daemon computes the same split)."""
+    whole, extra = divmod(rules, len(live))
+    return whole + (1 if live.index(name) < extra else 0)
 
 
 class ElasticLeases:
@@ -147,7 +153,7 @@ class ElasticLeases:
             if d.source.get("kind") == "daemon" and d.live(now)
         }  # fmt: skip
         wanted = sorted(set(rule_ids), key=self._order)
-        target = math.ceil(len(wanted) / len(live)) if wanted else 0
+        target = share(len(wanted), sorted(live), self.name)
         owned: list[str] = []
         released: list[str] = []
         lost: list[str] = []
