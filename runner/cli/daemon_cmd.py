@@ -258,6 +258,10 @@ def print_status(statuses: list[RuleStatus], now: Any, out: TextIO) -> None:
         ))  # fmt: skip
     table(("rule", "enabled", "interval", "last run", "status", "next run", "owner", "alerts 24h",
            "gaps", "message"), rows, out=out, empty="no rules loaded")  # fmt: skip
+    for s in statuses:
+        if s.overlaps:
+            out.write(f"\n{s.stem}: {s.overlaps} window(s) executed by two processes (overlaps; "
+                      "deterministic alert ids kept the alerts identical)\n")  # fmt: skip
     gapped = [(s, g) for s in statuses for g in s.gaps]
     if gapped:
         out.write("\nopen gaps (time not searched; backfill to search it):\n")
