@@ -32,6 +32,8 @@ class ElasticsearchSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_certs: Path | None = None
+    # SHA-256 of the cluster's certificate (hex, colons allowed): pins it instead of a CA chain.
+    ssl_assert_fingerprint: str | None = None
     verify_certs: bool = True
     request_timeout: float = 30.0
     max_retries: int = 3
@@ -147,6 +149,13 @@ def _hosts(value: object) -> tuple[str, ...]:
     return hosts
 
 
+def _fingerprint(value: object) -> str:
+    text = _text(value).replace(":", "").lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError("expected the certificate's SHA-256 fingerprint: 64 hex digits")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Setting:
     key: str  # dotted: "store", "elasticsearch.hosts"
@@ -174,6 +183,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="elasticsearch.username", env="RUNNER_ES_USERNAME", parse=_text),
     Setting(key="elasticsearch.password", env="RUNNER_ES_PASSWORD", parse=_text, secret=True),
     Setting(key="elasticsearch.ca_certs", env="RUNNER_ES_CA_CERTS", parse=_path),
+    Setting(key="elasticsearch.ssl_assert_fingerprint", env="RUNNER_ES_SSL_ASSERT_FINGERPRINT",
+            parse=_fingerprint),
     Setting(key="elasticsearch.verify_certs", env="RUNNER_ES_VERIFY_CERTS", parse=_bool),
     Setting(key="elasticsearch.request_timeout", env="RUNNER_ES_REQUEST_TIMEOUT",
             parse=_positive_float),

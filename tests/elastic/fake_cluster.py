@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -302,7 +303,9 @@ def search_body(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
 
 
 class FakeCluster:
-    def __init__(self) -> None:
+    """``tls``: serve HTTPS with this server context (tests/elastic/tls.py makes one)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.store: DocStore | None = None
@@ -311,6 +314,13 @@ class FakeCluster:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.scheme = "http"
+        if tls is not None:
+            # The handshake happens on the handler's thread, at its first read.
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -325,7 +335,7 @@ class FakeCluster:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def settings(self, **overrides: Any) -> ElasticsearchSettings:
         values: dict[str, Any] = {"hosts": (self.url,), "request_timeout": 2.0, "max_retries": 3}
