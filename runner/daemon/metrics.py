@@ -214,6 +214,14 @@ class MetricsServer:
             url=f"http://{self.host}:{self.port}/metrics",
         )  # fmt: skip
 
+    @property
+    def bound(self) -> tuple[str, int]:
+        """The address the listening socket is bound to."""
+        if self._server is None:
+            raise RuntimeError("the metrics server is not started")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
