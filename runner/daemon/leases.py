@@ -198,7 +198,12 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.report(self.leases.start(self._rule_ids()))
+        try:
+            self.report(self.leases.start(self._rule_ids()))
+        except DaemonRefused:
+            raise
+        except RunnerError as exc:  # cluster down at start: run nothing now, claim later
+            get_logger().warning("leases_not_renewed", daemon=self.leases.name, error=str(exc))
         self._thread = threading.Thread(target=self._loop, name="runner-leases", daemon=True)
         self._thread.start()
 

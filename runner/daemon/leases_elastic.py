@@ -123,7 +123,9 @@ class ElasticLeases:
             if version is None
             else f"if_seq_no={version[0]}&if_primary_term={version[1]}"
         )
-        path = f"{doc_path(self.index, doc_id)}?{query}&refresh=wait_for"
+        # No refresh=wait_for (a second per write on a cluster): holds are read by GET, which is
+        # real-time, and a stale search only costs a 409, never a second owner.
+        path = f"{doc_path(self.index, doc_id)}?{query}"
         response = self._client.request("PUT", path, dict(source), allow=(409,))
         if response.status == 409:
             return None
@@ -145,9 +147,7 @@ class ElasticLeases:
         docs = self._read_all()
         beat = {"kind": "daemon", "owner": self.name, "expires_at": isoformat(now + self.ttl),
                 "renewed_at": isoformat(now)}  # fmt: skip
-        self._client.request(
-            "PUT", f"{doc_path(self.index, 'daemon:' + self.name)}?refresh=wait_for", beat
-        )
+        self._client.request("PUT", doc_path(self.index, "daemon:" + self.name), beat)
         live = {self.name} | {
             str(d.source.get("owner")) for d in docs.values()
             if d.source.get("kind") == "daemon" and d.live(now)
@@ -254,9 +254,7 @@ class ElasticLeases:
         try:
             gone = {"kind": "daemon", "owner": self.name, "expires_at": NEVER,
                     "renewed_at": isoformat(now)}  # fmt: skip
-            self._client.request(
-                "PUT", f"{doc_path(self.index, 'daemon:' + self.name)}?refresh=wait_for", gone
-            )
+            self._client.request("PUT", doc_path(self.index, "daemon:" + self.name), gone)
         except RunnerError as exc:
             get_logger().warning("lease_not_released", daemon=self.name, error=str(exc))
 

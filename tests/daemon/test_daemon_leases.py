@@ -4,6 +4,7 @@ daemon that stops are taken over with no window skipped."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
@@ -191,3 +192,28 @@ def test_a_second_daemon_on_one_embedded_store_is_refused_and_the_first_runs_on(
         assert wait_until(lambda: len(backend.records("id-rule0")) > before)
     finally:
         first.stop()
+
+
+def test_a_daemon_starts_with_the_cluster_down_and_runs_nothing_until_it_holds_a_lease(
+    tmp_path: Path, logs: io.StringIO
+) -> None:
+    write_rule(tmp_path, "rule0")
+    down = FakeCluster().start()
+    down.stop()  # its port now refuses connections
+    backend = MemoryBackend()
+    client = ElasticClient(down.settings(), retry=FAST_RETRY)
+    daemon = Daemon(
+        backend=backend,
+        load=lambda: load_rules([tmp_path]),
+        options=DaemonOptions(interval=SECOND, lease_ttl=TTL),
+        leases=ElasticLeases(client, "runner-leases", name="d1", ttl=TTL),
+    )
+    running = Running(daemon)
+    try:
+        assert daemon.wait_started(10)
+        assert wait_until(lambda: logs.getvalue().count('"leases_not_renewed"') >= 2)
+        assert backend.records("id-rule0") == []  # owns nothing: runs nothing
+    finally:
+        running.stop()
+        client.close()
+    assert running.error is None
