@@ -32,6 +32,8 @@ class ElasticsearchSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_certs: Path | None = None
+    # SHA-256 of the cluster's certificate (hex, colons allowed): pins it instead of a CA chain.
+    ssl_assert_fingerprint: str | None = None
     verify_certs: bool = True
     request_timeout: float = 30.0
     max_retries: int = 3
@@ -66,6 +68,8 @@ class Settings:
     workers: int = 2
     grace: timedelta = timedelta(seconds=30)
     metrics_port: int | None = None
+    daemon_name: str | None = None  # None: hostname-pid (leases, metrics, logs)
+    lease_ttl: timedelta = timedelta(seconds=30)  # a lease lapses this long after renewal
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
 
@@ -145,6 +149,13 @@ def _hosts(value: object) -> tuple[str, ...]:
     return hosts
 
 
+def _fingerprint(value: object) -> str:
+    text = _text(value).replace(":", "").lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError("expected the certificate's SHA-256 fingerprint: 64 hex digits")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Setting:
     key: str  # dotted: "store", "elasticsearch.hosts"
@@ -164,12 +175,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="daemon.workers", env="RUNNER_DAEMON_WORKERS", parse=_int(1, 64)),
     Setting(key="daemon.grace", env="RUNNER_DAEMON_GRACE", parse=_duration),
     Setting(key="daemon.metrics_port", env="RUNNER_DAEMON_METRICS_PORT", parse=_int(1, 65535)),
+    Setting(key="daemon.name", env="RUNNER_DAEMON_NAME", parse=_text),
+    Setting(key="daemon.lease_ttl", env="RUNNER_DAEMON_LEASE_TTL", parse=_duration),
     Setting(key="elasticsearch.hosts", env="RUNNER_ES_URL", parse=_hosts),
     Setting(key="elasticsearch.cloud_id", env="RUNNER_ES_CLOUD_ID", parse=_text),
     Setting(key="elasticsearch.api_key", env="RUNNER_ES_API_KEY", parse=_text, secret=True),
     Setting(key="elasticsearch.username", env="RUNNER_ES_USERNAME", parse=_text),
     Setting(key="elasticsearch.password", env="RUNNER_ES_PASSWORD", parse=_text, secret=True),
     Setting(key="elasticsearch.ca_certs", env="RUNNER_ES_CA_CERTS", parse=_path),
+    Setting(key="elasticsearch.ssl_assert_fingerprint", env="RUNNER_ES_SSL_ASSERT_FINGERPRINT",
+            parse=_fingerprint),
     Setting(key="elasticsearch.verify_certs", env="RUNNER_ES_VERIFY_CERTS", parse=_bool),
     Setting(key="elasticsearch.request_timeout", env="RUNNER_ES_REQUEST_TIMEOUT",
             parse=_positive_float),
@@ -200,6 +215,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     problems: list[ConfigProblem] = []
     values: dict[str, Any] = {}
+    set_by: dict[str, str] = {}  # key -> the layer that gave its value
     file_values, file_name = _read_file(config_file, problems)
 
     layers: list[tuple[str, Mapping[str, object]]] = [(file_name, file_values)]
@@ -214,12 +230,17 @@ def load_settings(
                 continue
             try:
                 values[key] = setting.parse(raw)
+                set_by[key] = source
             except ValueError as exc:
                 label = f"{setting.env}" if source == "environment" else key
                 problems.append(ConfigProblem(key=label, message=str(exc), source=source))
     if values.get("elasticsearch.password") and not values.get("elasticsearch.username"):
         problems.append(
-            ConfigProblem(key="elasticsearch.username", message="password given without username")
+            ConfigProblem(
+                key="elasticsearch.username",
+                message="password given without username",
+                source=set_by.get("elasticsearch.password", ""),
+            )
         )
     if problems:
         raise ConfigError(problems)
@@ -235,6 +256,8 @@ def load_settings(
         workers=values.get("daemon.workers", 2),
         grace=values.get("daemon.grace", timedelta(seconds=30)),
         metrics_port=values.get("daemon.metrics_port"),
+        daemon_name=values.get("daemon.name"),
+        lease_ttl=values.get("daemon.lease_ttl", timedelta(seconds=30)),
         elasticsearch=ElasticsearchSettings(**es),
         notify=NotifySettings(**notify),
     )

@@ -19,6 +19,7 @@ from runner.resources import seed_rules_dir
 # The subparsers object commands register on (not subscriptable at run time on 3.11).
 if TYPE_CHECKING:
     from runner.backends.base import Backend
+    from runner.daemon.leases import Leases
     from runner.embedded.store import Store
     from runner.exceptions.loader import ExceptionSet
     from runner.execution.executor import Executor
@@ -123,6 +124,24 @@ class App:
 
                 self._backend = EmbeddedBackend(self.store())
         return self._backend
+
+    def leases(self, name: str | None = None) -> Leases:
+        """Rule leases and holds for the configured backend (runner.daemon.leases)."""
+        from runner.daemon.leases import default_daemon_name
+
+        name = name or self.settings.daemon_name or default_daemon_name()
+        if self.settings.elasticsearch.configured:
+            from runner.backends.elasticsearch import ElasticsearchBackend
+            from runner.daemon.leases_elastic import ElasticLeases
+
+            backend = self.backend()
+            assert isinstance(backend, ElasticsearchBackend)
+            return ElasticLeases(
+                backend.client, backend.indices.leases, name=name, ttl=self.settings.lease_ttl
+            )
+        from runner.daemon.leases_local import LocalLeases
+
+        return LocalLeases(self.settings.store, name=name)
 
     def notifications(self, backend: Backend | None = None, metrics: Any = None) -> Notifications:
         """Connectors, actions, outbox and delivery for the configured backend."""

@@ -147,6 +147,7 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         metrics_host=args.metrics_host,
         metrics_port=port,
         batch_records=settings.elasticsearch.configured,
+        lease_ttl=settings.lease_ttl,
     )
     from runner.daemon.metrics import Metrics
     from runner.exceptions.live import LiveExceptions
@@ -155,7 +156,8 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
 
     rules_dir = app.rules_dir()
     backend = app.backend()
-    metrics = Metrics()
+    leases = app.leases()
+    metrics = Metrics(labels=(("daemon", leases.name),))
     notes = app.notifications(backend, metrics)
     started = [False]
     exceptions = LiveExceptions(app.exceptions_dir())
@@ -185,6 +187,7 @@ def cmd_daemon(args: argparse.Namespace, app: App) -> int:
         execute=execute,
         metrics=metrics,
         delivery=(notes.worker, app.settings.notify.interval.total_seconds()),
+        leases=leases,
     )
     code = daemon.run()
     if daemon.supervisor.stuck():
@@ -217,7 +220,8 @@ def cmd_status(args: argparse.Namespace, app: App) -> int:
     rules = app.select(args.rule) if args.rule else list(app.rule_set().rules)
     now = utcnow()
     with _status_backend(app) as backend:
-        statuses = collect_status(sorted(rules, key=lambda r: r.stem), backend, now)
+        owners = app.leases(name="status").owners([rule.rule_id for rule in rules])
+        statuses = collect_status(sorted(rules, key=lambda r: r.stem), backend, now, owners=owners)
         counts = app.notifications(backend).outbox.counts()
     if args.json:
         for item in statuses:
@@ -247,13 +251,17 @@ def print_status(statuses: list[RuleStatus], now: Any, out: TextIO) -> None:
         rows.append((
             s.stem, "yes" if s.enabled else "no", format_duration(s.interval),
             _clock(last.started_at) if last else "never", last.status if last else "-",
-            next_run, s.alerts_24h,
+            next_run, s.owner or "-", s.alerts_24h,
             f"{len(s.gaps)} ({format_duration(timedelta(seconds=round(s.gap_seconds)))})"
             if s.gaps else "-",
             shorten(last.message, 60) if last else "",
         ))  # fmt: skip
-    table(("rule", "enabled", "interval", "last run", "status", "next run", "alerts 24h",
+    table(("rule", "enabled", "interval", "last run", "status", "next run", "owner", "alerts 24h",
            "gaps", "message"), rows, out=out, empty="no rules loaded")  # fmt: skip
+    for s in statuses:
+        if s.overlaps:
+            out.write(f"\n{s.stem}: {s.overlaps} window(s) executed by two processes (overlaps; "
+                      "deterministic alert ids kept the alerts identical)\n")  # fmt: skip
     gapped = [(s, g) for s in statuses for g in s.gaps]
     if gapped:
         out.write("\nopen gaps (time not searched; backfill to search it):\n")
@@ -269,10 +277,12 @@ def _clock(value: Any) -> str:
 # -- backfill -----------------------------------------------------------------------------
 def cmd_backfill(args: argparse.Namespace, app: App) -> int:
     from runner.daemon.backfill import gap_ranges, run_backfill
+    from runner.daemon.leases import default_daemon_name
     from runner.exceptions.stage import ExceptionCatalog
 
     now = utcnow()
     backend = app.backend()
+    leases = app.leases(name=f"backfill:{default_daemon_name()}")
     if args.gaps:
         if args.from_ or args.to:
             raise UsageError("--gaps takes the ranges from the open gaps: drop --from/--to")
@@ -308,6 +318,7 @@ def cmd_backfill(args: argparse.Namespace, app: App) -> int:
                 backend=backend,
                 progress=progress,
                 exceptions=ExceptionCatalog.from_set(app.exception_set()),
+                leases=leases,
             )
         finally:
             if bar is not None:

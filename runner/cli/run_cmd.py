@@ -59,14 +59,20 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_once(args: argparse.Namespace, app: App) -> int:
+    from runner.daemon.backfill import HOLD_TTL, HOLD_WAIT
+    from runner.daemon.leases import default_daemon_name
+
     rules = app.select(args.rule, all_rules=args.all)
     now = parse_time(args.now, utcnow()) if args.now else None
     backend = app.backend()
     notes = app.notifications(backend)
     executor = app.executor(notifier=notes.planner if notes.active else None)
+    leases = app.leases(name=f"once:{default_daemon_name()}")
     records: list[ExecutionRecord] = []
     for rule in rules:
-        records += executor.run(rule, now, manual=now is not None)
+        # Never beside a daemon's execution of the same rule (runner.daemon.leases).
+        with leases.hold(rule.rule_id, wait=HOLD_WAIT, ttl=HOLD_TTL):
+            records += executor.run(rule, now, manual=now is not None)
     if args.json:
         for record in records:
             print(json.dumps(record.summary()))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from runner.backends.base import Backend
+from runner.daemon.leases import Leases, report_overlaps
 from runner.errors import UsageError
 from runner.exceptions.stage import RuleExceptions
 from runner.execution.executor import Executor
@@ -25,6 +26,9 @@ from runner.timeutil import isoformat, parse_datemath
 TOLERANCE = timedelta(milliseconds=1)
 MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOWS = 100_000
+# A backfill window waits this long for the owner's execution of the rule to end.
+HOLD_WAIT = timedelta(minutes=10)
+HOLD_TTL = timedelta(minutes=15)
 
 
 def window_length(rule: Rule, reference: datetime) -> timedelta:
@@ -93,6 +97,7 @@ def run_backfill(
     backend: Backend,
     progress: Callable[[BackfillProgress], None] | None = None,
     exceptions: RuleExceptions | None = None,
+    leases: Leases | None = None,
 ) -> BackfillResult:
     windows = backfill_windows(rule, start, end)
     executor = Executor(backend=backend, exceptions=exceptions, value_lists=backend)
@@ -105,7 +110,12 @@ def run_backfill(
     interrupted = False
     try:
         for window in windows:
-            record = executor.run_window(rule, window, window.end).record
+            if leases is None:
+                record = executor.run_window(rule, window, window.end).record
+            else:  # never beside the owner's execution of the rule; each window a hold
+                with leases.hold(rule.rule_id, wait=HOLD_WAIT, ttl=HOLD_TTL) as hold:
+                    record = executor.run_window(rule, window, window.end).record
+                    report_overlaps(hold, hold.executed([record]), rule, None)
             records.append(record)
             if record.status == "failed":
                 contiguous = False

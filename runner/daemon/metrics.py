@@ -60,13 +60,23 @@ FAMILIES = (
            help="Pending notifications whose last delivery attempt failed."),
     Family(name="runner_outbox_failed", kind="gauge",
            help="Notifications a receiver refused for good (see `runner notify status`)."),
+    Family(name="runner_leases_owned", kind="gauge",
+           help="Rules whose lease this daemon holds (it schedules them)."),
+    Family(name="runner_lease_takeovers_total", kind="counter",
+           help="Rules taken over from a daemon that stopped renewing its lease."),
+    Family(name="runner_lease_unowned_seconds_max", kind="gauge",
+           help="Longest time a rule taken over here had gone without a live owner."),
+    Family(name="runner_lease_overlaps_total", kind="counter",
+           help="Windows of a rule executed by two processes, by rule."),
 )  # fmt: skip
 
 
 class Metrics:
     """Named samples keyed by label sets; :meth:`render` produces the exposition text."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: Labels = ()) -> None:
+        # Put on every series: the daemon's name, so several daemons' metrics stay apart.
+        self.labels = labels
         self._lock = threading.Lock()
         self._values: dict[str, dict[Labels, float]] = defaultdict(dict)
         self._buckets: dict[Labels, list[int]] = {}
@@ -80,6 +90,11 @@ class Metrics:
     def set(self, name: str, value: float, labels: Labels = ()) -> None:
         with self._lock:
             self._values[name][labels] = value
+
+    def max(self, name: str, value: float, labels: Labels = ()) -> None:
+        with self._lock:
+            series = self._values[name]
+            series[labels] = max(series.get(labels, value), value)
 
     def observe_duration(self, labels: Labels, seconds: float) -> None:
         with self._lock:
@@ -118,15 +133,19 @@ class Metrics:
                     lines += self._histogram_lines(family.name)
                     continue
                 for labels, value in sorted(self._values.get(family.name, {}).items()):
-                    lines.append(f"{family.name}{format_labels(labels)} {format_value(value)}")
+                    lines.append(
+                        f"{family.name}{format_labels((*self.labels, *labels))} "
+                        f"{format_value(value)}"
+                    )
         return "\n".join(lines) + "\n"
 
     def _histogram_lines(self, name: str) -> Iterable[str]:
-        for labels, counts in sorted(self._buckets.items()):
+        for own, counts in sorted(self._buckets.items()):
+            labels = (*self.labels, *own)
             bounds = [*(format_value(b) for b in DURATION_BUCKETS), "+Inf"]
             for bound, count in zip(bounds, counts, strict=True):
                 yield f"{name}_bucket{format_labels((*labels, ('le', bound)))} {count}"
-            yield f"{name}_sum{format_labels(labels)} {format_value(self._sums[labels])}"
+            yield f"{name}_sum{format_labels(labels)} {format_value(self._sums[own])}"
             yield f"{name}_count{format_labels(labels)} {counts[-1]}"
 
 
@@ -194,6 +213,14 @@ class MetricsServer:
             "metrics_listening", host=self.host, port=self.port,
             url=f"http://{self.host}:{self.port}/metrics",
         )  # fmt: skip
+
+    @property
+    def bound(self) -> tuple[str, int]:
+        """The address the listening socket is bound to."""
+        if self._server is None:
+            raise RuntimeError("the metrics server is not started")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
 
     def stop(self) -> None:
         if self._server is not None:

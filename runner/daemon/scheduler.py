@@ -30,7 +30,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from runner.backends.base import Backend
 from runner.cleanup import after
+from runner.daemon.budget import time_budget
 from runner.daemon.execution_log import BufferedLog
+from runner.daemon.leases import LeaseKeeper, Leases, leased_execute
 from runner.daemon.metrics import Metrics, MetricsServer
 from runner.daemon.reload import DirectoryWatcher, ReloadPlan, effective_interval, plan_reload
 from runner.daemon.supervisor import Execute, Supervisor, execute_rule
@@ -96,6 +98,9 @@ class DaemonOptions:
     # Write execution records in batches (runner.daemon.execution_log): on Elasticsearch a
     # record is otherwise a request per execution, which waits for a refresh.
     batch_records: bool = False
+    # Leases (runner.daemon.leases): how long a lease lives without renewal; renewed every
+    # third of it.
+    lease_ttl: timedelta = timedelta(seconds=30)
 
 
 class Daemon:
@@ -111,6 +116,7 @@ class Daemon:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         delivery: Delivery | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.options = options or DaemonOptions()
         self.metrics = metrics or Metrics()
@@ -123,6 +129,14 @@ class Daemon:
         self.execution_log = BufferedLog(backend) if self.options.batch_records else None
         self._rules: dict[str, Rule] = {}
         self._anchors: dict[str, datetime] = {}  # rule_id -> its first scheduled run
+        self.leases = leases
+        self.keeper = (
+            LeaseKeeper(leases, lambda: list(self.rules()), every=self.options.lease_ttl / 3,
+                        metrics=self.metrics)
+            if leases is not None else None
+        )  # fmt: skip
+        if leases is not None:
+            execute = leased_execute(leases, execute, budget=self._budget_of, metrics=self.metrics)
         self.supervisor = Supervisor(
             backend=self.execution_log.as_backend() if self.execution_log else backend,
             interval_of=self.interval_of,
@@ -150,6 +164,9 @@ class Daemon:
     # -- public surface ------------------------------------------------------------------
     def interval_of(self, rule: Rule) -> timedelta:
         return effective_interval(rule, self.options.interval)
+
+    def _budget_of(self, rule: Rule) -> timedelta:
+        return time_budget(self.interval_of(rule), self.options.budget)
 
     def rules(self) -> dict[str, Rule]:
         with self._lock:
@@ -204,7 +221,15 @@ class Daemon:
             if self.execution_log is not None:  # what a failed start left (logged, not raised)
                 self.execution_log.close()
 
-        with after(self._stop_delivery, close_log, restore, stop_server):
+        def release_leases() -> None:
+            if self.keeper is not None:
+                self.keeper.stop()
+
+        with after(self._stop_delivery, close_log, release_leases, restore, stop_server):
+            with self._lock:
+                self._rules = dict(plan.rules)
+            if self.keeper is not None:  # before any job: a refused daemon schedules nothing
+                self.keeper.start()
             self._apply(plan, reason="start")
             self._start_delivery()
             if self.execution_log is not None:
@@ -215,6 +240,7 @@ class Daemon:
                 grace=format_duration(self.options.grace), backend=self._backend.name,
                 interval=format_duration(self.options.interval) if self.options.interval else None,
                 watch=self.options.watch,
+                daemon=self.leases.name if self.leases is not None else None,
             )  # fmt: skip
             self._started.set()
             self._loop(watcher)
@@ -299,6 +325,8 @@ class Daemon:
             anchor = self._anchors.get(rule_id)
         if rule is None or self._stop_signal is not None:
             return
+        if self.leases is not None and not self.leases.owns(rule_id):
+            return  # another daemon runs it
         interval = self.interval_of(rule)
         if self.options.interval is not None:
             rule = replace(rule, scheduled_interval=format_duration(interval))

@@ -7,12 +7,13 @@ gaps), so the report is the same whether or not a daemon is running, and on eith
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from runner.backends.base import Backend
+from runner.daemon.leases import Owner
 from runner.daemon.reload import effective_interval
 from runner.execution.model import ExecutionRecord, Gap
 from runner.rules.model import Rule
@@ -32,6 +33,8 @@ class RuleStatus:
     next_run: datetime | None  # last start + interval
     alerts_24h: int
     gaps: tuple[Gap, ...]
+    owner: str | None = None  # the daemon holding the rule's lease
+    overlaps: int = 0  # windows executed twice (by two daemons)
 
     @property
     def gap_seconds(self) -> float:
@@ -59,6 +62,8 @@ class RuleStatus:
                 "window_to": isoformat(last.window_end) if last.window_end else None,
             },
             "next_run": isoformat(self.next_run) if self.next_run else None,
+            "owner": self.owner,
+            "overlaps": self.overlaps,
             "alerts_24h": self.alerts_24h,
             "open_gaps": [
                 {"from": isoformat(g.start), "to": isoformat(g.end), "seconds": g.seconds}
@@ -73,6 +78,7 @@ def collect_status(
     now: datetime,
     *,
     interval: timedelta | None = None,
+    owners: Mapping[str, Owner] | None = None,
 ) -> list[RuleStatus]:
     """One :class:`RuleStatus` per rule, in the order given."""
     ids = [rule.rule_id for rule in rules]
@@ -92,6 +98,7 @@ def collect_status(
         last = executions[0] if executions else None
         every = _scheduled_interval(rule, last, interval)
         state = backend.load_state(rule.rule_id)
+        owner = (owners or {}).get(rule.rule_id)
         starts = [t for t in (state.last_start if state else None,
                               last.started_at if last else None) if t is not None]  # fmt: skip
         found.append(
@@ -105,6 +112,8 @@ def collect_status(
                 next_run=max(starts) + every if starts and rule.enabled else None,
                 alerts_24h=counts.get(rule.rule_id, 0),
                 gaps=tuple(sorted(gaps.get(rule.rule_id, []), key=lambda g: g.start)),
+                owner=owner.owner if owner is not None else None,
+                overlaps=owner.overlaps if owner is not None else 0,
             )
         )
     return found

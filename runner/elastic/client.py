@@ -84,6 +84,8 @@ def build_client(settings: ElasticsearchSettings) -> Elasticsearch:
         options["basic_auth"] = (settings.username, settings.password or "")
     if settings.ca_certs is not None:
         options["ca_certs"] = str(settings.ca_certs)
+    if settings.ssl_assert_fingerprint:
+        options["ssl_assert_fingerprint"] = settings.ssl_assert_fingerprint
     if not settings.verify_certs:
         options["ssl_show_warn"] = False  # we log our own warning once
         get_logger().warning(

@@ -79,7 +79,10 @@ def transport_error(exc: TransportError, *, where: str, timeout: float) -> Backe
     if isinstance(exc, ConnectionTimeout):
         what = f"no answer within {timeout:g}s (elasticsearch.request_timeout)"
     elif isinstance(exc, SSLError):
-        what = f"TLS failure ({text}); check elasticsearch.ca_certs / verify_certs"
+        what = (
+            f"TLS failure ({text}); check elasticsearch.ca_certs, ssl_assert_fingerprint, "
+            "verify_certs"
+        )
     else:
         what = text
     return BackendUnavailable(_clean(f"cannot reach Elasticsearch at {where}: {what}"))

@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from runner.daemon.leases_elastic import MAPPINGS as LEASE_MAPPINGS
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error
 from runner.elastic.store import IndexNames
 from runner.lists.elasticsearch import LIST_FIELDS
 from runner.notify.outbox.elastic import MAPPINGS as OUTBOX_MAPPINGS
 
-TEMPLATE_VERSION = 4  # 2: outbox; 3: value lists, suppression fields; 4: typed as the OpenAPI spec
+# 2: outbox; 3: value lists, suppression fields; 4: typed as the OpenAPI spec; 5: leases index
+TEMPLATE_VERSION = 5
 SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}  # serverless ignores shards
 
 _KEYWORD = {"type": "keyword"}
@@ -161,6 +163,7 @@ def templates(names: IndexNames) -> list[tuple[str, dict[str, Any]]]:
         names.gaps: strict_mappings(GAP_FIELDS),
         names.outbox: OUTBOX_MAPPINGS,
         names.lists: strict_mappings(LIST_FIELDS),
+        names.leases: LEASE_MAPPINGS,
     }
     return [
         (

@@ -50,6 +50,10 @@ class IndexNames:
         return f"{self.prefix}-gaps"
 
     @property
+    def leases(self) -> str:
+        return f"{self.prefix}-leases"
+
+    @property
     def outbox(self) -> str:
         return f"{self.prefix}-outbox"
 

@@ -62,6 +62,7 @@ _FLAG_NOT_OBJECT = -2
 _FLAG_BAD_HIT = -4
 _FLAG_NO_TIMESTAMP = -10
 _FLAG_NO_INDEX = -11
+_FLAG_TOO_DEEP = -12
 _FLAG_SUSPECT = -20
 _FLAG_DUPLICATE = -30
 _PROBLEM_FLAGS = (
@@ -70,6 +71,7 @@ _PROBLEM_FLAGS = (
     _FLAG_BAD_HIT,
     _FLAG_NO_TIMESTAMP,
     _FLAG_NO_INDEX,
+    _FLAG_TOO_DEEP,
 )
 
 _MESSAGES = {
@@ -81,6 +83,7 @@ _MESSAGES = {
         "no index: pass --index NAME, or give the document "
         "data_stream.dataset and data_stream.namespace"
     ),
+    _FLAG_TOO_DEEP: "nested too deeply (arrays or objects inside each other, ~1000 levels)",
 }
 
 
@@ -285,8 +288,8 @@ def _learn_sample(
     for (line,) in rows:
         try:
             doc = json.loads(line) if line else None
-        except ValueError:
-            continue
+        except (ValueError, RecursionError):
+            continue  # the main pass reports it
         if isinstance(doc, dict):
             source = doc.get("_source")
             document = source if isinstance(source, dict) else doc
@@ -538,16 +541,25 @@ class _Load:
         raise StoreError("the documents' shape did not settle; please report this input")
 
     def _walk_suspects(self) -> bool:
-        cursor = self.con.execute(f"SELECT _source FROM events WHERE _seq = {_FLAG_SUSPECT}")
+        cursor = self.con.execute(f"SELECT rowid, _source FROM events WHERE _seq = {_FLAG_SUSPECT}")
         grew = False
+        too_deep: list[int] = []
         while not grew:
             page = cursor.fetchmany(_SUSPECT_PAGE)
             if not page:
                 break
-            for (text,) in page:
-                document = json.loads(text)
-                grew = self.shape.add_document(document) or grew
-                self.dates.add(document)
+            for rowid, text in page:
+                # DuckDB parses any depth; Python's parser (and the shape walk) recurse, so a
+                # line nested past the interpreter's limit is a problem line, not a crash.
+                try:
+                    document = json.loads(text)
+                    grew = self.shape.add_document(document) or grew
+                    self.dates.add(document)
+                except RecursionError:
+                    too_deep.append(int(rowid))
+        if too_deep:
+            listed = ", ".join(str(rowid) for rowid in too_deep)
+            self.con.execute(f"UPDATE events SET _seq = {_FLAG_TOO_DEEP} WHERE rowid IN ({listed})")
         return grew
 
     def _drop_repeats(self) -> None:

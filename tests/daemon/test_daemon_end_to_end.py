@@ -97,10 +97,13 @@ def test_events_added_between_runs_alert_exactly_once(ws: Workspace, procs: Proc
     port = daemon.wait_event("metrics_listening")["port"]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         metrics = answer.read().decode()
-    labels = f'rule_id="{EMOND}",rule_name="Suspicious Emond Child Process"'
+    # Every series carries the daemon's name (hostname-pid unless configured).
+    daemon_label = f'daemon="{daemon.events("daemon_started")[0]["daemon"]}"'
+    labels = f'{daemon_label},rule_id="{EMOND}",rule_name="Suspicious Emond Child Process"'
     assert f"runner_alerts_created_total{{{labels}}} 3\n" in metrics
     assert f'runner_executions_total{{{labels},status="succeeded"}}' in metrics
-    assert "runner_rules_scheduled 1\n" in metrics
+    assert f"runner_rules_scheduled{{{daemon_label}}} 1\n" in metrics
+    assert f"runner_leases_owned{{{daemon_label}}} 1\n" in metrics
     daemon.send(signal.SIGTERM)
     assert daemon.wait(10) == 0
 

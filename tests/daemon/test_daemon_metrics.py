@@ -73,3 +73,19 @@ def test_server_answers_on_loopback_only_at_metrics() -> None:
         assert missing.value.code == 404
     finally:
         server.stop()
+
+
+def test_the_daemon_s_name_labels_every_series_histograms_included() -> None:
+    metrics = Metrics(labels=(("daemon", "soc-1"),))
+    metrics.observe(record(alerts_created=2))
+    metrics.set("runner_rules_scheduled", 3)
+    metrics.max("runner_lease_unowned_seconds_max", 4.5)
+    metrics.max("runner_lease_unowned_seconds_max", 2.0)  # a maximum: the smaller one is kept out
+    samples = [line for line in metrics.render().splitlines() if not line.startswith("#")]
+    assert samples and all(
+        line.startswith(line.split("{")[0] + '{daemon="soc-1"') for line in samples
+    )
+    assert 'runner_rules_scheduled{daemon="soc-1"} 3' in samples
+    assert 'runner_lease_unowned_seconds_max{daemon="soc-1"} 4.5' in samples
+    assert any(line.startswith('runner_execution_duration_seconds_bucket{daemon="soc-1",rule_id=')
+               for line in samples)  # fmt: skip

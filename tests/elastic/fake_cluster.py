@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -92,8 +93,9 @@ class DocStore:
     """Just enough of Elasticsearch's document APIs for an end-to-end run.
 
     Every write gives the document the next ``_seq_no`` of its index (primary term 1), and
-    a ``PUT`` with ``if_seq_no``/``if_primary_term`` that does not match the current ones is
-    refused with 409 ``version_conflict_engine_exception``, as Elasticsearch's optimistic
+    a ``PUT`` with ``if_seq_no``/``if_primary_term`` that does not match the current ones (or
+    with ``op_type=create`` on an existing id) is refused with 409
+    ``version_conflict_engine_exception``, as Elasticsearch's optimistic
     concurrency control does.  Searches understand ``ids``, ``term``, ``terms``, ``range``,
     ``exists``, ``match_all`` and ``bool`` (``filter``/``must``/``must_not``), ``sort``,
     ``size`` and ``seq_no_primary_term``; ``_count`` takes the same queries.  Requests are
@@ -139,6 +141,11 @@ class DocStore:
                             reason = f"[{doc_id}]: version conflict, document does not exist"
                         return Reply(409, error_body(409, "version_conflict_engine_exception",
                                                      reason, index=index))  # fmt: skip
+                if request.query.get("op_type") == "create" and doc_id in docs:
+                    reason = (f"[{doc_id}]: version conflict, document already exists "
+                              f"(current version [1])")  # fmt: skip
+                    return Reply(409, error_body(409, "version_conflict_engine_exception",
+                                                 reason, index=index))  # fmt: skip
                 created = doc_id not in docs
                 seq_no = self._write(index, doc_id, request.body)
                 result = "created" if created else "updated"
@@ -298,7 +305,9 @@ def search_body(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
 
 
 class FakeCluster:
-    def __init__(self) -> None:
+    """``tls``: serve HTTPS with this server context (tests/elastic/tls.py makes one)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.store: DocStore | None = None
@@ -309,6 +318,13 @@ class FakeCluster:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.scheme = "http"
+        if tls is not None:
+            # The handshake happens on the handler's thread, at its first read.
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -323,7 +339,7 @@ class FakeCluster:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def settings(self, **overrides: Any) -> ElasticsearchSettings:
         values: dict[str, Any] = {"hosts": (self.url,), "request_timeout": 2.0, "max_retries": 3}

@@ -19,6 +19,7 @@ NAMES = (
     "runner-gaps",
     "runner-outbox",
     "runner-lists",
+    "runner-leases",
 )
 
 
@@ -130,7 +131,7 @@ def test_cli_setup_prints_what_it_created(
     assert code == 0
     assert out.splitlines()[0] == f"Elasticsearch 9.1.2 at {cluster.url}"
     assert "created  index template  runner-alerts-default" in out
-    assert out.strip().endswith("12 created or updated, 0 already existed")
+    assert out.strip().endswith("14 created or updated, 0 already existed")
 
 
 def test_cli_setup_without_a_cluster_prepares_the_store(

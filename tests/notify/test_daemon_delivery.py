@@ -129,8 +129,12 @@ def test_receiver_down_for_several_intervals_then_everything_arrives_once(
     port = daemon.wait_event("metrics_listening")["port"]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         metrics = answer.read().decode()
-    assert 'runner_notifications_total{connector="hook",result="retry"}' in metrics
-    assert "runner_outbox_retrying 3\n" in metrics or "runner_outbox_retrying 2\n" in metrics
+    # (after the daemon="<name>" label every series carries)
+    assert 'runner_notifications_total{daemon="' in metrics
+    assert ',connector="hook",result="retry"}' in metrics
+    daemon_label = daemon.events("daemon_started")[0]["daemon"]
+    retrying = f'runner_outbox_retrying{{daemon="{daemon_label}"}}'
+    assert f"{retrying} 3\n" in metrics or f"{retrying} 2\n" in metrics
     http.mode = "ok"
     eventually(lambda: len(http.acknowledged()) >= 3)
     seen = len(daemon.events("rule_executed"))
