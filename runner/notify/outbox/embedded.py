@@ -10,6 +10,7 @@ a time, and inside a process DuckDB's own transaction conflicts fence concurrent
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,9 @@ def _item(row: Sequence[Any]) -> OutboxItem:
     )  # fmt: skip
 
 
+_CONFLICT_RETRIES = 20
+
+
 class EmbeddedOutbox:
     """:class:`~runner.notify.outbox.base.Outbox` on the embedded store."""
 
@@ -146,16 +150,22 @@ class EmbeddedOutbox:
                                                                  i.notification.id))  # fmt: skip
 
     def _change(self, item: OutboxItem, assignments: str, params: list[Any]) -> bool:
-        with self._connect() as con:
+        # A conflict with another worker's concurrent write (DuckDB detects it coarsely, even
+        # for other rows) is retried: giving up after a delivery would leave a sent
+        # notification pending, to be sent again once its lease ends.  The version and owner
+        # checks keep a retry from overwriting anyone else's change.
+        for attempt in range(_CONFLICT_RETRIES):
             try:
-                rows = con.execute(
-                    f"UPDATE outbox SET {assignments}, version = version + 1 "
-                    "WHERE id = ? AND version = ? AND claimed_by = ? RETURNING id",
-                    [*params, item.notification.id, item.version[0], item.claimed_by],
-                ).fetchall()
+                with self._connect() as con:
+                    rows = con.execute(
+                        f"UPDATE outbox SET {assignments}, version = version + 1 "
+                        "WHERE id = ? AND version = ? AND claimed_by = ? RETURNING id",
+                        [*params, item.notification.id, item.version[0], item.claimed_by],
+                    ).fetchall()
+                return bool(rows)
             except duckdb.TransactionException:
-                return False
-        return bool(rows)
+                time.sleep(0.005 * (attempt + 1))
+        return False
 
     def mark_sent(self, item: OutboxItem, *, now: datetime, detail: str) -> bool:
         return self._change(
