@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runner.docfields import field_values
 from runner.rules.model import ThreatMappingEntry
 from runner.search import Hit
 
@@ -41,32 +42,8 @@ __all__ = [
 ]
 
 
-def values_at(source: Any, path: str) -> list[Any]:
-    """Every value at ``path`` (nested or dotted keys, arrays flattened), as the fields API
-    returns it; nulls left out."""
-    if not path:
-        return _flatten(source)
-    if isinstance(source, list):
-        return [v for item in source for v in values_at(item, path)]
-    if not isinstance(source, Mapping):
-        return []
-    found: list[Any] = []
-    parts = path.split(".")
-    for cut in range(1, len(parts) + 1):
-        key = ".".join(parts[:cut])
-        if key in source:
-            found += values_at(source[key], ".".join(parts[cut:]))
-    return found
-
-
-def _flatten(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [v for item in value for v in _flatten(item)]
-    if isinstance(value, Mapping):
-        return []  # an object is no leaf value
-    return [value]
+# A field's values as the fields API returns them: the same reader as exceptions and suppression.
+values_at = field_values
 
 
 def event_mapping_filter(mapping: Sequence[Block]) -> Dsl:
