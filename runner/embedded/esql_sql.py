@@ -45,7 +45,7 @@ from runner.esql import ast
 from runner.esql.engine import DEFAULT_LIMIT
 from runner.esql.patterns import GrokError, dissect_fields, grok_fields
 
-__all__ = ["compile_condition", "conjuncts", "pushed_filter", "pushed_limit"]
+__all__ = ["Passed", "compile_condition", "conjuncts", "pushed_filter", "pushed_limit"]
 
 _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _KINDS: dict[type, str] = {str: "keyword", int: "number", float: "number", bool: "bool"}
@@ -58,7 +58,7 @@ class _NotExact(Exception):
 def pushed_filter(query: ast.Query, catalog: Catalog) -> str:
     """SQL for the ``WHERE`` conjuncts that can move to the selection ("true": none)."""
     compiled: list[str] = []
-    seen = _Original()
+    seen = Passed()
     for command in query.commands:
         if isinstance(command, ast.Where):
             for conjunct in conjuncts(command.condition):
@@ -73,7 +73,7 @@ def pushed_filter(query: ast.Query, catalog: Catalog) -> str:
 def pushed_limit(query: ast.Query, catalog: Catalog) -> int | None:
     """The selection's row limit: ``LIMIT n`` (or the implicit 1000) when only one-row-per-row
     commands and fully compiled ``WHERE`` commands come before it; else None."""
-    seen = _Original()
+    seen = Passed()
     for command in query.commands:
         if isinstance(command, ast.Limit):
             return command.count
@@ -99,7 +99,7 @@ def compile_condition(
         return None
 
 
-class _Original:
+class Passed:
     """The commands a filter has moved past, and which names still hold document values."""
 
     def __init__(self) -> None:

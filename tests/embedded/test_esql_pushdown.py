@@ -190,6 +190,11 @@ STATS_IN_SQL = [
     "| STATS c = COUNT(*) BY user.name | WHERE c > 1",
     'FROM logs-test | WHERE process.name == "nothing" | STATS c = COUNT(*), m = MIN(score)',
     "FROM logs-test | WHERE ok | STATS c = COUNT(*) BY process.name | EVAL d = c * 2 | LIMIT 2",
+    # one-row-per-row commands before STATS, on other fields
+    "FROM logs-test | EVAL x = 1 | STATS c = COUNT(*) BY user.name",
+    "FROM logs-test | KEEP n, process.name, ok | WHERE ok | STATS m = MIN(process.name)",
+    "FROM logs-test | RENAME user.name AS u | DROP score | STATS c = COUNT(*) BY process.name",
+    'FROM logs-test | GROK msg "%{WORD:w}" | WHERE process.pid > 10 | STATS s = SUM(process.pid)',
 ]
 STATS_IN_MEMORY = [
     "FROM logs-test | STATS c = COUNT(*) BY process.args",  # a multi-valued key
@@ -199,6 +204,12 @@ STATS_IN_MEMORY = [
     "FROM logs-test | STATS c = COUNT(*) WHERE ok BY user.name",  # an aggregate's WHERE
     'FROM logs-test | WHERE TO_LOWER(process.name) == "bash" | STATS c = COUNT(*)',
     "FROM logs-test | EVAL x = 1 | STATS c = COUNT(*) BY x",
+    'FROM logs-test | EVAL user.name = "x" | STATS c = COUNT(*) BY user.name',
+    "FROM logs-test | RENAME process.name AS p | STATS c = COUNT(*) BY p",
+    "FROM logs-test | KEEP n | STATS c = COUNT(process.name)",  # not kept: counts nothing
+    "FROM logs-test | SORT n DESC | STATS c = COUNT(*) BY user.name",  # first appearance moves
+    "FROM logs-test | MV_EXPAND process.args | STATS c = COUNT(*)",  # more rows
+    "FROM logs-test | EVAL y = n | WHERE y > 2 | STATS c = COUNT(*) BY ok",  # a computed WHERE
     "FROM logs-test | INLINE STATS c = COUNT(*) BY user.name | KEEP n, c",
 ]
 
