@@ -1,13 +1,15 @@
 """ES|QL on the embedded store: ``FROM`` and the request's window in SQL, the rest in memory.
 
 The documents ``FROM`` names (index patterns), inside the window (``timestamp_override`` with
-the ``@timestamp`` fallback), matching the request's DSL filters and the leading ``WHERE``
-conjuncts that compile exactly (:mod:`runner.embedded.esql_sql`) are selected in SQL, with
-each ``KQL()`` call of the query compiled to SQL beside them (Elasticsearch evaluates
-``KQL()`` against the indexed documents, before any command changes the rows).  The commands
-then run over those documents in :class:`runner.esql.engine.Engine`; a query that starts
-``WHERE ... | STATS`` of simple forms is aggregated in SQL instead
-(:mod:`runner.embedded.esql_stats_sql`) and only the commands after ``STATS`` run there.
+the ``@timestamp`` fallback), matching the request's DSL filters and the ``WHERE`` conjuncts
+that compile exactly and may move in front of the commands before them
+(:mod:`runner.embedded.esql_sql`), up to the query's ``LIMIT`` when only one-row-per-row
+commands come before it, are selected in SQL, with each ``KQL()`` call of the query compiled
+to SQL beside them (Elasticsearch evaluates ``KQL()`` against the indexed documents, before
+any command changes the rows).  The commands then run over those documents in
+:class:`runner.esql.engine.Engine`; a query that starts ``WHERE ... | STATS`` of simple forms
+is aggregated in SQL instead (:mod:`runner.embedded.esql_stats_sql`) and only the commands
+after ``STATS`` run there.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import duckdb
 
 from runner.embedded.catalog import Catalog
 from runner.embedded.dsl_sql import dsl_filter
-from runner.embedded.esql_sql import leading_filter
+from runner.embedded.esql_sql import pushed_filter, pushed_limit
 from runner.embedded.esql_stats_sql import compile_stats
 from runner.embedded.indices import index_filter
 from runner.embedded.kql_sql import KqlCompiler
@@ -56,7 +58,7 @@ def run_esql(
     con: duckdb.DuckDBPyConnection, request: EsqlRequest, now: datetime, *, pushdown: bool = True
 ) -> Table:
     """The query's result table.  ``pushdown=False`` runs every command in the interpreter:
-    no leading ``WHERE`` in the selection, no ``STATS`` in SQL (the rows are the same)."""
+    no ``WHERE`` or ``LIMIT`` in the selection, no ``STATS`` in SQL (the rows are the same)."""
     query = request.query
     if request.size is not None:
         query = ast.Query(
@@ -77,7 +79,7 @@ def run_esql(
                 index_filter(query.source.sources),
                 time_range_filter(catalog, request.time_range),
                 *(dsl_filter(catalog, f) for f in request.filters),
-                leading_filter(query, catalog) if pushdown else "true",
+                pushed_filter(query, catalog) if pushdown else "true",
             ]
         )
         plan = compile_stats(query, catalog) if pushdown and not kql_texts else None
@@ -87,8 +89,10 @@ def run_esql(
             return Engine(query=query, now=now).run_from(table, plan.rest)
         dates = {name for name, info in catalog.fields.items() if info.ms_column}
         dates.add("@timestamp")
+        limit = pushed_limit(query, catalog) if pushdown else None
         rows = con.execute(
             f"SELECT _index, _id, _source{kql_columns} FROM events WHERE {where} ORDER BY rowid"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
         ).fetchall()
         for row in rows:
             fields = flatten(json.loads(str(row[2])), dates)

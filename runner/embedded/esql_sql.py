@@ -1,10 +1,16 @@
-"""ES|QL ``WHERE`` conditions compiled to DuckDB SQL, where that is exact.
+"""ES|QL ``WHERE`` conditions and ``LIMIT`` compiled to DuckDB SQL, where that is exact.
 
 The embedded store selects a query's documents in SQL and runs the commands in
-:class:`runner.esql.engine.Engine`.  The ``WHERE`` commands that come first (before any command
-that changes columns or rows) are also compiled here, conjunct by conjunct, and added to that
-selection, so documents they reject are never read or parsed.  A conjunct is compiled only
-when SQL's three-valued result is ES|QL's for every document:
+:class:`runner.esql.engine.Engine`.  The conjuncts of the ``WHERE`` commands that a filter
+may be moved in front of are also compiled here and added to that selection, so documents
+they reject are never read or parsed.  A ``WHERE`` commutes with the commands before it that
+keep, in order, one row per row (``EVAL``, ``KEEP``, ``DROP``, ``RENAME``, ``GROK``,
+``DISSECT``), that only reorder rows (``SORT``), that repeat a row per value (``MV_EXPAND``),
+and with other ``WHERE`` commands; so a conjunct is compiled when each field it reads is, at
+that point, still the document's own value (no ``EVAL``/``RENAME``/``GROK``/``DISSECT``
+output and no ``MV_EXPAND`` of that name, kept by every ``KEEP``, dropped by no ``DROP``).
+The first other command (``STATS``, ``LIMIT``, ...) ends the search.  A conjunct is compiled
+only when SQL's three-valued result is ES|QL's for every document:
 
 - its fields are single-valued columns of the catalog (not LIST columns: ES|QL makes a
   comparison over a multi-value null, SQL would not), of the kind of the literal they meet
@@ -19,19 +25,27 @@ when SQL's three-valued result is ES|QL's for every document:
 A ``WHERE`` keeps a row only when its condition is true, so dropping the rows a compiled
 conjunct makes false or null is exactly what the command does.  The interpreter still runs every
 command, so a conjunct left out costs time, never a different answer.
+
+``LIMIT n`` (and the implicit ``LIMIT 1000`` of a query without one) becomes the selection's
+SQL ``LIMIT`` when every command before it keeps one row per row or is a ``WHERE`` whose every
+conjunct compiled: the documents are read in the order the interpreter sees them, so the first
+``n`` selected are the ``n`` rows it keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fnmatch
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from runner.embedded.catalog import Catalog
 from runner.embedded.fields import FieldInfo, quote_ident, sql_string
 from runner.embedded.patterns import PatternError, lucene_to_re2
 from runner.esql import ast
+from runner.esql.engine import DEFAULT_LIMIT
+from runner.esql.patterns import GrokError, dissect_fields, grok_fields
 
-__all__ = ["compile_condition", "conjuncts", "leading_filter"]
+__all__ = ["Passed", "compile_condition", "conjuncts", "pushed_filter", "pushed_limit"]
 
 _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _KINDS: dict[type, str] = {str: "keyword", int: "number", float: "number", bool: "bool"}
@@ -41,25 +55,92 @@ class _NotExact(Exception):
     """This expression has no SQL form with ES|QL's exact result."""
 
 
-def leading_filter(query: ast.Query, catalog: Catalog) -> str:
-    """SQL for the conjuncts of the ``WHERE`` commands right after ``FROM`` ("true": none)."""
+def pushed_filter(query: ast.Query, catalog: Catalog) -> str:
+    """SQL for the ``WHERE`` conjuncts that can move to the selection ("true": none)."""
     compiled: list[str] = []
+    seen = Passed()
     for command in query.commands:
-        if not isinstance(command, ast.Where):
+        if isinstance(command, ast.Where):
+            for conjunct in conjuncts(command.condition):
+                sql = compile_condition(conjunct, catalog, seen.unchanged)
+                if sql is not None:
+                    compiled.append(sql)
+        elif not seen.passes(command, reorder=True):
             break
-        for conjunct in conjuncts(command.condition):
-            sql = compile_condition(conjunct, catalog)
-            if sql is not None:
-                compiled.append(sql)
     return " AND ".join(f"({c})" for c in compiled) if compiled else "true"
 
 
-def compile_condition(expr: ast.Expr, catalog: Catalog) -> str | None:
-    """The SQL of a boolean ES|QL expression, or None when it has no exact SQL form."""
+def pushed_limit(query: ast.Query, catalog: Catalog) -> int | None:
+    """The selection's row limit: ``LIMIT n`` (or the implicit 1000) when only one-row-per-row
+    commands and fully compiled ``WHERE`` commands come before it; else None."""
+    seen = Passed()
+    for command in query.commands:
+        if isinstance(command, ast.Limit):
+            return command.count
+        if isinstance(command, ast.Where):
+            if any(
+                compile_condition(c, catalog, seen.unchanged) is None
+                for c in conjuncts(command.condition)
+            ):
+                return None
+        elif not seen.passes(command, reorder=False):
+            return None
+    return DEFAULT_LIMIT
+
+
+def compile_condition(
+    expr: ast.Expr, catalog: Catalog, unchanged: Callable[[str], bool] | None = None
+) -> str | None:
+    """The SQL of a boolean ES|QL expression, or None when it has no exact SQL form.
+    ``unchanged``: whether a field name still holds the document's value at that point."""
     try:
-        return _Compiler(catalog).condition(expr)
+        return _Compiler(catalog, unchanged).condition(expr)
     except _NotExact:
         return None
+
+
+class Passed:
+    """The commands a filter has moved past, and which names still hold document values."""
+
+    def __init__(self) -> None:
+        self.changed: list[Callable[[str], bool]] = []
+
+    def unchanged(self, name: str) -> bool:
+        return not any(test(name) for test in self.changed)
+
+    def passes(self, command: ast.Command, *, reorder: bool) -> bool:
+        """Record a command a filter (``reorder``) or a limit (not) may move in front of."""
+        if isinstance(command, ast.Eval):
+            names = {a.name for a in command.fields}
+            self.changed.append(names.__contains__)
+        elif isinstance(command, ast.Keep):
+            patterns = command.patterns
+            self.changed.append(lambda n: not any(_matches(p, n) for p in patterns))
+        elif isinstance(command, ast.Drop):
+            dropped = command.patterns
+            self.changed.append(lambda n: any(_matches(p, n) for p in dropped))
+        elif isinstance(command, ast.Rename):
+            renamed = {name for pair in command.pairs for name in pair}
+            self.changed.append(renamed.__contains__)
+        elif isinstance(command, ast.Grok | ast.Dissect):
+            try:
+                if isinstance(command, ast.Grok):
+                    outputs = {n for n, _ in grok_fields(command.pattern)}
+                else:
+                    outputs = set(dissect_fields(command.pattern))
+            except GrokError:
+                return False
+            self.changed.append(outputs.__contains__)
+        elif isinstance(command, ast.MvExpand) and reorder:
+            self.changed.append(command.field.__eq__)
+        elif not (isinstance(command, ast.Sort) and reorder):
+            return False
+        return True
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """KEEP/DROP's name patterns, as the engine matches them."""
+    return fnmatch.fnmatchcase(name, pattern) if "*" in pattern else pattern == name
 
 
 def conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
@@ -71,8 +152,9 @@ def conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
 
 
 class _Compiler:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, unchanged: Callable[[str], bool] | None) -> None:
         self.catalog = catalog
+        self.unchanged = unchanged
 
     def condition(self, expr: ast.Expr) -> str:
         if isinstance(expr, ast.And):
@@ -148,6 +230,8 @@ class _Compiler:
     def column(self, expr: ast.Expr, kind: str | None = None) -> _Column:
         if not isinstance(expr, ast.Field):
             raise _NotExact
+        if self.unchanged is not None and not self.unchanged(expr.name):
+            raise _NotExact  # a computed or removed column by now
         info = self.catalog.get(expr.name)
         if info is None or info.is_list or info.ms_column is not None or info.name == "@timestamp":
             raise _NotExact  # unknown, multi-valued somewhere, or a date

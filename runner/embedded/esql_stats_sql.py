@@ -1,16 +1,19 @@
 """``FROM ... | WHERE ... | STATS ... BY ...`` of simple forms as one DuckDB ``GROUP BY``.
 
-When every ``WHERE`` before the first ``STATS`` compiles exactly (:mod:`.esql_sql`) and the
-``STATS`` is simple, the documents are aggregated in SQL and only the commands after it run in
-:class:`runner.esql.engine.Engine`.  Simple means:
+When every ``WHERE`` before the first ``STATS`` compiles exactly (:mod:`.esql_sql`), the other
+commands before it keep one row per row (``EVAL``, ``KEEP``, ``DROP``, ``RENAME``, ``GROK``,
+``DISSECT``: their columns are gone after ``STATS`` unless it reads them, which then keeps it
+in the interpreter) and the ``STATS`` is simple, the documents are aggregated in SQL and only
+the commands after it run in :class:`runner.esql.engine.Engine`.  Simple means:
 
 - groups are plain fields (``BY host.name``), aggregates are ``COUNT(*)``, ``COUNT(f)``,
   ``COUNT_DISTINCT(f)``, ``MIN(f)``, ``MAX(f)``, ``VALUES(f)`` and ``SUM(f)`` of a long field,
   without their own ``WHERE``, and no output name repeats;
-- every field is a single-valued column whose documents all hold one JSON kind (all strings,
-  all longs, all doubles or all booleans) and is not a date, so SQL's values are the ones the
-  interpreter reads from the documents (a multi-valued key would count a row under each value,
-  a mixed column would turn ``5`` into ``"5"``).
+- every field it reads still holds the document's value (no command before it computed,
+  renamed or removed that name), and is a single-valued column whose documents all hold one
+  JSON kind (all strings, all longs, all doubles or all booleans) and is not a date, so SQL's
+  values are the ones the interpreter reads from the documents (a multi-valued key would count
+  a row under each value, a mixed column would turn ``5`` into ``"5"``).
 
 The rows come back in the interpreter's order: groups by first appearance in the documents,
 with a single key's null group first (Elasticsearch's block hash gives null the first id).
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.embedded.catalog import Catalog
-from runner.embedded.esql_sql import compile_condition, conjuncts
+from runner.embedded.esql_sql import Passed, compile_condition, conjuncts
 from runner.embedded.fields import grouped_producers, quote_ident
 from runner.esql import ast
 from runner.esql.engine import Row, Table, overflow
@@ -65,28 +68,37 @@ class StatsPlan:
 
 
 def compile_stats(query: ast.Query, catalog: Catalog) -> StatsPlan | None:
-    """The plan for a query that starts ``FROM | WHERE* | STATS`` of simple forms, else None."""
+    """The plan for a query whose first ``STATS``, of simple forms, has only compiled ``WHERE``
+    commands and one-row-per-row commands before it, else None."""
     if not isinstance(query.source, ast.From):
         return None
     wheres: list[str] = []
+    passed = Passed()
     for position, command in enumerate(query.commands):
         if isinstance(command, ast.Where):
             for conjunct in conjuncts(command.condition):
-                sql = compile_condition(conjunct, catalog)
+                sql = compile_condition(conjunct, catalog, passed.unchanged)
                 if sql is None:
                     return None
                 wheres.append(f"({sql})")
             continue
         if isinstance(command, ast.Stats) and not command.inline:
-            return _plan(command, catalog, " AND ".join(wheres) or "true", query, position)
-        return None
+            where = " AND ".join(wheres) or "true"
+            return _plan(command, catalog, where, query, position, passed)
+        if not passed.passes(command, reorder=False):
+            return None
     return None
 
 
 def _plan(
-    stats: ast.Stats, catalog: Catalog, where: str, query: ast.Query, position: int
+    stats: ast.Stats,
+    catalog: Catalog,
+    where: str,
+    query: ast.Query,
+    position: int,
+    passed: Passed,
 ) -> StatsPlan | None:
-    pure = _pure_columns(catalog)
+    pure = {k: v for k, v in _pure_columns(catalog).items() if passed.unchanged(k)}
     names = [a.name for a in stats.aggregates] + [g.name for g in stats.groups]
     if len(set(names)) != len(names) or not names:
         return None

@@ -12,6 +12,10 @@
   position: re-running the same window finds the same alerts, a new window makes new ones.
 - With ``MV_EXPAND`` the expanded fields' values join the id, so each expanded row is its own
   alert.
+- With ``[rule.alert_suppression]`` each alert is wrapped with its suppression fields
+  (:mod:`runner.ruletypes.esql_suppression`) and the shared in-memory stage suppresses them;
+  ES|QL has no paging, so the rows read stop at ``max_signals`` candidates (Kibana's
+  ``maxNumberOfAlertsMultiplier: 1``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from runner.execution.model import Window
 from runner.execution.rule_requests import rule_filters, rule_range
 from runner.kql.fields import FieldTypes
 from runner.rules.model import Rule
+from runner.ruletypes.esql_suppression import wrap_suppressed
 from runner.search import EsqlRequest, Hit
 from runner.timeutil import isoformat, parse_datemath
 
@@ -91,6 +96,7 @@ class EsqlKind:
         kept: list[Candidate] = []
         seen: set[str] = set()
         size = rule.max_signals
+        suppressing = rule.alert_suppression is not None
         while size <= rule.max_signals * PAGE_ROUNDS:
             result = backend.search_esql(esql_request(rule, window.start, window.end, size))
             rows = result.documents()
@@ -112,9 +118,13 @@ class EsqlKind:
                     continue  # Kibana's uniqBy over one answer
                 seen.add(alert_id)
                 alert = build_esql_alert(rule, hit, alert_id=alert_id, **stamp.kwargs())
+                if suppressing:
+                    wrap_suppressed(rule, alert, hit.source)
                 batch.append(Candidate(id=alert_id, documents=(alert,)))
             kept += fresh(batch)
-            if len(kept) > rule.max_signals or len(rows) < size:
+            # Suppression stops where created plus suppressed alerts reach max_signals.
+            enough = len(kept) >= rule.max_signals if suppressing else len(kept) > rule.max_signals
+            if enough or len(rows) < size:
                 break
             size += rule.max_signals
         return CandidateBatch(candidates=tuple(kept))

@@ -1,8 +1,9 @@
 """The suppression stage of an execution: instead of writing one alert per candidate, group
 candidates by their ``group_by`` values and create or update one alert per group.
 
-eql (events and sequences) and new_terms rules suppress in memory, as Kibana's
-``bulkCreateSuppressedAlertsInMemory`` / ``bulkCreateSuppressedSequencesInMemory``; query rules
+eql (events and sequences), new_terms and esql rules suppress in memory, as Kibana's
+``bulkCreateSuppressedAlertsInMemory`` / ``bulkCreateSuppressedSequencesInMemory`` (esql
+candidates arrive wrapped by their rule type, and count against 1 x ``max_signals``); query rules
 group like Kibana's aggregation (:mod:`runner.suppression.buckets`).  Both then go through
 :func:`~runner.suppression.memory.alert_with_suppression` against the stored alerts (with a
 duration), or create per execution.  Everything the stage reads back lives in the alerts
@@ -32,6 +33,7 @@ from runner.suppression.select import latest_by_instance
 from runner.suppression.terms import (
     ALERT_START,
     DOCS_COUNT,
+    INSTANCE_ID,
     LAST_DETECTED,
     TERMS,
     event_time,
@@ -43,6 +45,13 @@ from runner.timeutil import isoformat, parse_absolute
 
 if TYPE_CHECKING:
     from runner.notify.model import NotifyHook
+
+# Rule types whose candidates come wrapped with their suppression fields (Kibana's
+# wrapSuppressedEsqlAlerts); a candidate left unwrapped is not suppressible (doNotSuppress).
+WRAPPED_BY_TYPE = frozenset({"esql"})
+# Created plus suppressed alerts may reach this many times max_signals; ES|QL, which has no
+# paging, passes 1 (Kibana's maxNumberOfAlertsMultiplier).
+_MULTIPLIER = {"esql": 1}
 
 # The notifications to queue with a write of these alert documents (None: none).
 HookFor = Callable[[list[dict[str, Any]]], "NotifyHook | None"]
@@ -85,14 +94,22 @@ def write_suppressed(
         keep: list[Candidate] = []
         plain: list[Candidate] = []
         for candidate in candidates:
-            if spec.missing_fields_strategy == "doNotSuppress" and not has_every_field(
+            if rule.type in WRAPPED_BY_TYPE:
+                wrapped = INSTANCE_ID in candidate.documents[0]
+                (keep if wrapped else plain).append(candidate)
+            elif spec.missing_fields_strategy == "doNotSuppress" and not has_every_field(
                 _term_source(candidate), spec.group_by
             ):
                 plain.append(candidate)
             else:
                 keep.append(candidate)
         _create_plain(backend, plain, rule.max_signals, out)
-        suppressible = [_in_memory(rule, spec, c, primary, secondary) for c in keep]
+        suppressible = [
+            Suppressible(id=c.id, documents=c.documents)
+            if rule.type in WRAPPED_BY_TYPE
+            else _in_memory(rule, spec, c, primary, secondary)
+            for c in keep
+        ]
     _stamp(suppressible, now, execution_id)
     window_start = now - spec.duration.as_timedelta() if spec.duration else window.start
     if rule.type == "query" and spec.per_execution:
@@ -123,7 +140,7 @@ def write_suppressed(
             out.suppressed += created + result.suppressed_docs
         else:
             out.suppressed += result.suppressed
-    limit = MAX_SIGNALS_SUPPRESSION_MULTIPLIER * rule.max_signals
+    limit = _MULTIPLIER.get(rule.type, MAX_SIGNALS_SUPPRESSION_MULTIPLIER) * rule.max_signals
     out.truncated = (
         out.truncated or out.suppressed + out.created >= limit or out.created >= rule.max_signals
     )

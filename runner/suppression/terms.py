@@ -39,6 +39,24 @@ def has_every_field(source: Mapping[str, Any], group_by: Sequence[str]) -> bool:
     return all(field_values(source, f) for f in group_by)
 
 
+def has_every_path(document: Mapping[str, Any], group_by: Sequence[str]) -> bool:
+    """Kibana's ``partitionMissingFieldsEvents`` with ``mergeSourceAndFields`` (ES|QL): lodash
+    ``pick`` keeps a path that exists, even holding ``null``; a literal dotted key wins, else
+    the dotted segments are walked."""
+    return all(_has_path(document, f) for f in group_by)
+
+
+def _has_path(document: Mapping[str, Any], path: str) -> bool:
+    if path in document:
+        return True
+    current: Any = document
+    for segment in path.split("."):
+        if not isinstance(current, Mapping) or segment not in current:
+            return False
+        current = current[segment]
+    return True
+
+
 def event_time(
     source: Mapping[str, Any], primary: str, secondary: str | None, fallback: datetime
 ) -> datetime:

@@ -1,5 +1,6 @@
 """ES|QL compiled to SQL on the embedded store gives the interpreter's rows on the same data:
-the leading WHERE (runner/embedded/esql_sql.py) and WHERE + STATS of simple forms
+WHERE conjuncts moved in front of the commands they commute with and LIMIT
+(runner/embedded/esql_sql.py), and WHERE + STATS of simple forms
 (runner/embedded/esql_stats_sql.py)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pytest
 
 from runner.embedded.catalog import Catalog
 from runner.embedded.esql_search import run_esql
-from runner.embedded.esql_sql import compile_condition, leading_filter
+from runner.embedded.esql_sql import compile_condition, pushed_filter, pushed_limit
 from runner.embedded.esql_stats_sql import compile_stats
 from runner.embedded.store import Store
 from runner.esql import parse_esql
@@ -59,8 +60,28 @@ QUERIES = [
     # a multi-valued field: comparisons over it are null, so these are left to the engine
     'FROM logs-test | WHERE process.args == "-x" | KEEP n',
     'FROM logs-test | WHERE process.name == "bash" AND process.args LIKE "-*" | KEEP n',
-    # only the WHERE before EVAL is compiled; the later one runs in memory
+    # the WHERE on an EVAL output runs in memory; the one before it is compiled
     'FROM logs-test | WHERE process.pid < 60 | EVAL name = process.name | WHERE name == "bash"',
+    # WHERE after commands it commutes with, on fields they leave alone
+    'FROM logs-test | EVAL x = process.pid * 2 | WHERE process.name == "bash" | KEEP n, x',
+    "FROM logs-test | SORT process.pid DESC | WHERE process.pid > 20 | KEEP n",
+    'FROM logs-test | KEEP n, process.name | WHERE process.name LIKE "py*"',
+    "FROM logs-test | KEEP n, user.name | WHERE process.name IS NULL",  # not kept: all null
+    "FROM logs-test | DROP user.* | WHERE user.name IS NULL | KEEP n",  # dropped: all null
+    'FROM logs-test | RENAME process.name AS p | WHERE p == "bash" | KEEP n',
+    'FROM logs-test | RENAME user.name AS process.name | WHERE process.name == "root" | KEEP n',
+    'FROM logs-test | EVAL process.name = TO_LOWER(process.name) | WHERE process.name == "bash"',
+    'FROM logs-test | MV_EXPAND process.args | WHERE process.name == "bash" | KEEP n, process.args',
+    'FROM logs-test | DISSECT msg "%{a} %{process.name}" | WHERE process.name == "sure"',
+    'FROM logs-test | GROK msg "%{WORD:w}" | WHERE ok == true | KEEP n, w',
+    # LIMIT after one-row-per-row commands and compiled WHEREs, and where it may not move
+    "FROM logs-test | LIMIT 3",
+    "FROM logs-test | WHERE process.pid > 10 | EVAL y = n + 1 | KEEP n, y | LIMIT 2",
+    'FROM logs-test | WHERE TO_LOWER(process.name) == "bash" | LIMIT 1',
+    "FROM logs-test | SORT process.pid DESC | LIMIT 2 | KEEP n",
+    "FROM logs-test | MV_EXPAND process.args | LIMIT 2 | KEEP n, process.args",
+    "FROM logs-test | LIMIT 4 | WHERE ok | KEEP n",
+    'FROM logs-test | WHERE process.name == "bash" | LIMIT 2 | STATS c = COUNT(*)',
     'FROM logs-test | WHERE process.name =~ "bash" | STATS c = COUNT(*) BY user.name',
     "FROM logs-test | WHERE process.pid > 10 | STATS c = COUNT(*), m = MAX(score) BY ok",
 ]
@@ -89,7 +110,7 @@ def test_the_compiled_filter_is_used_and_selects_rows(store: Store, load: Loader
     query = parse_esql('FROM logs-test | WHERE process.name == "bash" AND process.pid > 10')
     with store.connect() as con:
         catalog = Catalog.load(con)
-        sql = leading_filter(query, catalog)
+        sql = pushed_filter(query, catalog)
         assert sql != "true"
         ns = [r[0] for r in con.execute(f"SELECT n FROM events WHERE {sql} ORDER BY n").fetchall()]
     assert ns == [6, 8]
@@ -169,6 +190,11 @@ STATS_IN_SQL = [
     "| STATS c = COUNT(*) BY user.name | WHERE c > 1",
     'FROM logs-test | WHERE process.name == "nothing" | STATS c = COUNT(*), m = MIN(score)',
     "FROM logs-test | WHERE ok | STATS c = COUNT(*) BY process.name | EVAL d = c * 2 | LIMIT 2",
+    # one-row-per-row commands before STATS, on other fields
+    "FROM logs-test | EVAL x = 1 | STATS c = COUNT(*) BY user.name",
+    "FROM logs-test | KEEP n, process.name, ok | WHERE ok | STATS m = MIN(process.name)",
+    "FROM logs-test | RENAME user.name AS u | DROP score | STATS c = COUNT(*) BY process.name",
+    'FROM logs-test | GROK msg "%{WORD:w}" | WHERE process.pid > 10 | STATS s = SUM(process.pid)',
 ]
 STATS_IN_MEMORY = [
     "FROM logs-test | STATS c = COUNT(*) BY process.args",  # a multi-valued key
@@ -178,6 +204,12 @@ STATS_IN_MEMORY = [
     "FROM logs-test | STATS c = COUNT(*) WHERE ok BY user.name",  # an aggregate's WHERE
     'FROM logs-test | WHERE TO_LOWER(process.name) == "bash" | STATS c = COUNT(*)',
     "FROM logs-test | EVAL x = 1 | STATS c = COUNT(*) BY x",
+    'FROM logs-test | EVAL user.name = "x" | STATS c = COUNT(*) BY user.name',
+    "FROM logs-test | RENAME process.name AS p | STATS c = COUNT(*) BY p",
+    "FROM logs-test | KEEP n | STATS c = COUNT(process.name)",  # not kept: counts nothing
+    "FROM logs-test | SORT n DESC | STATS c = COUNT(*) BY user.name",  # first appearance moves
+    "FROM logs-test | MV_EXPAND process.args | STATS c = COUNT(*)",  # more rows
+    "FROM logs-test | EVAL y = n | WHERE y > 2 | STATS c = COUNT(*) BY ok",  # a computed WHERE
     "FROM logs-test | INLINE STATS c = COUNT(*) BY user.name | KEEP n, c",
 ]
 
@@ -205,3 +237,33 @@ def test_which_stats_run_in_sql(store: Store, load: Loader, text: str, in_sql: b
     with store.connect() as con:
         plan = compile_stats(parse_esql(text), Catalog.load(con))
     assert (plan is not None) == in_sql
+
+
+@pytest.mark.parametrize(
+    ("text", "filtered", "limit"),
+    [
+        ('FROM logs-test | EVAL x = 1 | WHERE process.name == "bash"', True, 1000),
+        ('FROM logs-test | SORT n | WHERE process.name == "bash" | LIMIT 5', True, None),
+        ('FROM logs-test | MV_EXPAND process.args | WHERE process.name == "a"', True, None),
+        ('FROM logs-test | EVAL process.name = "x" | WHERE process.name == "x"', False, None),
+        ('FROM logs-test | KEEP n | WHERE process.name == "x"', False, None),
+        ('FROM logs-test | DROP process.* | WHERE process.name == "x"', False, None),
+        ('FROM logs-test | RENAME process.name AS p | WHERE process.name == "x"', False, None),
+        ('FROM logs-test | GROK msg "%{WORD:process.name}" | WHERE process.name == "a"',
+         False, None),
+        ('FROM logs-test | STATS c = COUNT(*) BY process.name | WHERE process.name == "x"',
+         False, None),
+        ('FROM logs-test | LIMIT 3 | WHERE process.name == "x"', False, 3),
+        ("FROM logs-test | KEEP n | EVAL m = n | LIMIT 7", False, 7),
+        ('FROM logs-test | WHERE process.args == "x" | LIMIT 7', False, None),
+    ],
+)  # fmt: skip
+def test_what_moves_into_the_selection(
+    store: Store, load: Loader, text: str, filtered: bool, limit: int | None
+) -> None:
+    load(DOCS)
+    query = parse_esql(text)
+    with store.connect() as con:
+        catalog = Catalog.load(con)
+    assert (pushed_filter(query, catalog) != "true") == filtered
+    assert pushed_limit(query, catalog) == limit

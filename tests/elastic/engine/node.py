@@ -124,7 +124,7 @@ class Node:
         if head == "_search" and method in ("GET", "POST"):
             return self._search_request(None, body or {}, params)
         if head == "_query" and method == "POST":
-            return self._esql(body or {})
+            return self._esql(body or {}, params)
         if head == "_refresh":
             return Reply(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
         if head == "_data_stream":
@@ -530,7 +530,7 @@ class Node:
         return Reply(200, {"is_partial": False, "is_running": False, "took": 1,
                            "timed_out": False, "hits": hits})  # fmt: skip
 
-    def _esql(self, body: Mapping[str, Any]) -> Reply:
+    def _esql(self, body: Mapping[str, Any], params: Mapping[str, str]) -> Reply:
         try:
             parsed = parse_esql(str(body.get("query", "")))
         except QueryError as exc:
@@ -538,9 +538,12 @@ class Node:
                            f"line {exc.line}:{exc.column}: {exc.reason}") from None  # fmt: skip
         filters = (body["filter"],) if "filter" in body else ()
         result = search_esql(self.store, EsqlRequest(query=parsed, filters=filters), self.clock())
-        return Reply(200, {"took": 1, "is_partial": False,
-                           "columns": [{"name": c.name, "type": c.type} for c in result.columns],
-                           "values": [list(r) for r in result.values]})  # fmt: skip
+        keep = list(range(len(result.columns)))
+        if params.get("drop_null_columns") == "true":  # columns null in every row left out
+            keep = [i for i in keep if any(row[i] is not None for row in result.values)]
+        columns = [{"name": result.columns[i].name, "type": result.columns[i].type} for i in keep]
+        values = [[row[i] for i in keep] for row in result.values]
+        return Reply(200, {"took": 1, "is_partial": False, "columns": columns, "values": values})
 
     def _field_caps(self, target: str, params: Mapping[str, str]) -> Reply:
         names = self.resolve(target, params)
