@@ -17,7 +17,6 @@ import duckdb
 from runner.cleanup import after
 from runner.embedded.catalog import Catalog
 from runner.embedded.dates import datetime_ms
-from runner.embedded.dsl_sql import dsl_filter
 from runner.embedded.eql_sql import EqlCompiler
 from runner.embedded.fields import quote_ident
 from runner.embedded.indices import index_filter
@@ -83,7 +82,10 @@ def timestamp_order(catalog: Catalog, timestamp_field: str, *, descending: bool 
 def base_filters(compiler: EqlCompiler, request: EqlRequest) -> list[str]:
     """Index patterns, the time window and the request's DSL filters."""
     where = [index_filter(request.indices), time_range_filter(compiler.catalog, request.time_range)]
-    where += [dsl_filter(compiler.catalog, f) for f in request.filters]
+    if request.filters:  # the DSL compiler only when there are filters (never in a hunt)
+        from runner.embedded.dsl_sql import dsl_filter
+
+        where += [dsl_filter(compiler.catalog, f) for f in request.filters]
     return where
 
 
