@@ -140,7 +140,7 @@ def lazy_insert_sql(lines: str, fields: Sequence[str]) -> str:
     # try(): a line that is not JSON gives NULL instead of failing the statement.
     head = "['$.\"@timestamp\"', '$.data_stream.dataset', '$.data_stream.namespace']"
     return f"""
-        SELECT CASE WHEN h IS NULL OR left(ltrim(line), 1) <> '{{' THEN -1
+        SELECT CASE WHEN h IS NULL OR NOT starts_object THEN -1
                     WHEN ts IS NULL THEN -10 WHEN idx IS NULL THEN -11 ELSE 0 END,
                coalesce(idx, ''), id, (hash(coalesce(idx, ''), id) >> 1)::BIGINT,
                coalesce(ts, 0), src{picks}
@@ -151,7 +151,9 @@ def lazy_insert_sql(lines: str, fields: Sequence[str]) -> str:
             FROM (
                 SELECT *, try(json_extract_string(src, {head})) AS h
                 FROM (
-                    SELECT line, coalesce(hit_src, line) AS src, hit
+                    SELECT line, coalesce(hit_src, line) AS src, hit,
+                           CASE WHEN left(line, 1) = '{{' THEN true
+                                ELSE starts_with(ltrim(line, ' \t\r'), '{{') END AS starts_object
                     FROM (
                         SELECT line,
                                CASE WHEN contains(line, '_source"')
@@ -159,7 +161,9 @@ def lazy_insert_sql(lines: str, fields: Sequence[str]) -> str:
                                CASE WHEN contains(line, '_source"')
                                     THEN try(json_extract_string(line, ['$._index', '$._id']))
                                END AS hit
-                        FROM {lines} WHERE line IS NOT NULL AND trim(line) <> ''
+                        FROM {lines}
+                        WHERE line IS NOT NULL
+                              AND (left(line, 1) = '{{' OR trim(line, ' \t\r') <> '')
                     )
                 )
             )
