@@ -140,8 +140,8 @@ def fetch_hits(
     """The stored documents of these rows, by rowid.
 
     ``rows`` are ``(rowid, _seq)`` (what :data:`HIT_COLUMNS` selects), or
-    ``(rowid, _seq, _index, _id)``.  Documents are read through the index on ``_seq``, which reads only
-    their blocks (a scan filtered on rowid reads most of the ``_source`` column), in two
+    ``(rowid, _seq, _index, _id)``.  Documents are read through the index on ``_seq``, which
+    reads only their blocks (a scan filtered on rowid reads most of the ``_source`` column), in two
     parallel halves: each hit costs a block read.  Rows a load has not numbered yet (``_seq``
     0, see runner.embedded.ingest) are read by rowid.
     """
