@@ -83,6 +83,7 @@ def test_each_step_stores_every_line_and_field(
     assert re.search(r"^ceiling: .* at most \d+k? events/s here \(target 250k", out, re.MULTILINE)
     assert re.search(r"^lazy design: .* at most \d+k? events/s here \(target 250k", out, re.M)
     assert re.search(r"^runner events load: .* \(2 loaded, 2 skipped\)", out, re.MULTILINE), out
+    assert re.search(r"^runner events load: .* peak RSS \d+\.\d+ GB \(target 1\.50 GB", out, re.M)
 
     con = duckdb.connect(str(work / "floor.duckdb"), read_only=True)
     try:
