@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from runner.eql.ast import Query as EqlQuery
-from runner.esql.ast import Query as EsqlQuery
-from runner.kql.ast import Query as KqlQuery
+if TYPE_CHECKING:  # annotations only: a hunt in one language loads no other parser
+    from runner.eql.ast import Query as EqlQuery
+    from runner.esql.ast import Query as EsqlQuery
+    from runner.kql.ast import Query as KqlQuery
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

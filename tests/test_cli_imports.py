@@ -103,3 +103,61 @@ def test_a_command_that_logs_loads_structlog_when_it_logs(tmp_path: Path) -> Non
     assert record["event"] == "rule_not_loaded"
     assert record["level"] == "warning"
     assert "broken.toml" in record["error"]
+
+
+_HUNT_PROBE = """
+import contextlib, io, json, sys
+import runner.cli.main as cli
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = cli.main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "out": out.getvalue()}))
+"""
+
+# What an EQL hunt on the store never needs: other languages' parsers and compilers, the
+# alert store, value lists, the daemon.
+_NOT_FOR_AN_EQL_HUNT = (
+    "runner.esql",
+    "runner.kql",
+    "runner.embedded.dsl_sql",
+    "runner.embedded.kql_sql",
+    "runner.backends.embedded",
+    "runner.backends.embedded_alerts",
+    "runner.lists",
+    "runner.embedded.ingest",
+    "apscheduler",
+)
+
+
+def test_an_eql_hunt_loads_only_what_it_searches_with(tmp_path: Path) -> None:
+    from runner.embedded import Store, load_events
+
+    events = tmp_path / "events.ndjson"
+    events.write_text(
+        json.dumps(
+            {
+                "@timestamp": "2024-05-01T12:00:00Z",
+                "event": {"category": "process", "type": "start"},
+                "process": {"name": "bash"},
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    store = tmp_path / "store.duckdb"
+    load_events(Store(store), [events], index="logs-test")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [sys.executable, "-c", _HUNT_PROBE, "--store", str(store), "hunt", "--format", "ndjson",
+         'process where process.name == "bash"'],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == 0
+    hits = [json.loads(line) for line in result["out"].splitlines()]
+    assert [h["_source"]["process"]["name"] for h in hits] == ["bash"]
+    modules = set(result["modules"])
+    assert "runner.embedded.sequences" in modules  # the probe saw the search's modules
+    loaded = sorted(m for m in modules if m.startswith(_NOT_FOR_AN_EQL_HUNT))
+    assert not loaded, loaded

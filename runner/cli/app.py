@@ -159,12 +159,18 @@ class App:
 
     def existing_backend(self) -> Backend:
         """The backend for read-only commands: a missing store file is an error, not created."""
-        if not self.settings.elasticsearch.configured and not self.settings.store.exists():
+        if not self.settings.elasticsearch.configured:
+            self.existing_store()
+        return self.backend()
+
+    def existing_store(self) -> Store:
+        """The store file for read-only commands; a missing one is an error, not created."""
+        if not self.settings.store.exists():
             raise UsageError(
                 f"no store at {self.settings.store}: load events first (`runner events load`, "
                 "`runner demo`) or point --store / RUNNER_STORE at an existing one"
             )
-        return self.backend()
+        return self.store()
 
     def select(self, names: list[str] | None, *, all_rules: bool = False) -> list[Rule]:
         """The rules named by ``--rule`` (each resolved), or every enabled rule."""

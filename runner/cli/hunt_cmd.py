@@ -4,14 +4,44 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from runner.cli.app import App, Commands
 from runner.cli.output import field_value, positive_int, shorten, table
 from runner.timeutil import parse_time, utcnow
 
 if TYPE_CHECKING:
-    from runner.search import EqlResult, Hit, MissingEvent
+    from runner.embedded.store import Store
+    from runner.search import EqlRequest, EqlResult, Hit, KqlRequest, MissingEvent
+
+
+class _Searches(Protocol):
+    def search_eql(self, request: EqlRequest) -> EqlResult: ...
+
+    def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]: ...
+
+
+class _StoreSearches:
+    """The embedded store's searches alone: a hunt loads no alert store or value lists."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def search_eql(self, request: EqlRequest) -> EqlResult:
+        from runner.embedded.search import search_eql
+
+        return search_eql(self.store, request)
+
+    def search_kql(self, request: KqlRequest) -> tuple[Hit, ...]:
+        from runner.embedded.search import search_kql
+
+        return search_kql(self.store, request)
+
+
+def _searches(app: App) -> _Searches:
+    if app.settings.elasticsearch.configured:
+        return app.existing_backend()
+    return _StoreSearches(app.existing_store())
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -45,13 +75,17 @@ def cmd_hunt(args: argparse.Namespace, app: App) -> int:
             end=parse_time(args.to, now) if args.to else None,
         )
     indices = tuple(p.strip() for p in args.index.split(",") if p.strip())
-    backend = app.existing_backend()
     if args.language == "esql":
         from runner.cli.hunt_esql import hunt_esql
 
         return hunt_esql(
-            backend, args.query, time_range=time_range, size=args.size, fmt=args.format
+            app.existing_backend(),
+            args.query,
+            time_range=time_range,
+            size=args.size,
+            fmt=args.format,
         )
+    backend = _searches(app)
     if args.language == "kuery":
         from runner.kql import parse_kql
 

@@ -13,10 +13,8 @@ from collections.abc import Generator
 import duckdb
 
 from runner.embedded.catalog import Catalog
-from runner.embedded.dsl_sql import dsl_filter
 from runner.embedded.eql_sql import EqlCompiler
 from runner.embedded.indices import index_filter
-from runner.embedded.kql_sql import KqlCompiler
 from runner.embedded.plan import (
     HIT_COLUMNS,
     all_of,
@@ -85,6 +83,10 @@ def query_pages(store: Store, request: KqlRequest) -> Generator[HitPage, None, N
 def _kql_page(
     store: Store, request: KqlRequest, *, offset: int, upto: int | None
 ) -> tuple[Hit, ...]:
+    # Imported here: an EQL search (a hunt's process) loads no KQL or DSL compiler.
+    from runner.embedded.dsl_sql import dsl_filter
+    from runner.embedded.kql_sql import KqlCompiler
+
     try:
         with store.connect() as con:
             catalog = Catalog.load(con)
