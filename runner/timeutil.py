@@ -36,7 +36,10 @@ def parse_duration(text: str) -> timedelta:
         raise TimeParseError(
             f"invalid duration {text!r}: expected a number and a unit (ms, s, m, h, d, w), e.g. 5m"
         )
-    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    try:
+        return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    except OverflowError:
+        raise TimeParseError(f"invalid duration {text!r}: too long") from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -80,7 +83,13 @@ def parse_datemath(text: str, now: datetime) -> datetime:
             result = _round_down(result, round_unit)
         else:
             delta = int(amount) if sign == "+" else -int(amount)
-            result = _shift(result, delta, unit)
+            try:
+                result = _shift(result, delta, unit)
+            except (OverflowError, ValueError):
+                raise TimeParseError(
+                    f"invalid date math {text!r}: {sign}{amount}{unit} leaves the supported "
+                    "years 1-9999"
+                ) from None
         pos = match.end()
     return result
 
@@ -97,7 +106,12 @@ def parse_absolute(text: str) -> datetime:
     """ISO 8601 (a missing zone means UTC, as in Elasticsearch) or epoch milliseconds."""
     stripped = text.strip()
     if re.fullmatch(r"-?\d{10,}", stripped):
-        return datetime.fromtimestamp(int(stripped) / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(stripped) / 1000, tz=UTC)
+        except (OverflowError, ValueError, OSError):
+            raise TimeParseError(
+                f"invalid time {text!r}: epoch milliseconds outside the years 1-9999"
+            ) from None
     try:
         value = datetime.fromisoformat(stripped.replace("z", "Z"))
     except ValueError:

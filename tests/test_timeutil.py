@@ -28,7 +28,7 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "5", "m5", "5 minutes", "-5m", "5y"])
+@pytest.mark.parametrize("bad", ["", "5", "m5", "5 minutes", "-5m", "5y", "1000000000d"])
 def test_parse_duration_rejects(bad: str) -> None:
     with pytest.raises(TimeParseError, match="invalid duration"):
         parse_duration(bad)
@@ -59,7 +59,9 @@ def test_parse_datemath(expr: str, expected: datetime) -> None:
     assert parse_datemath(expr, NOW) == expected
 
 
-@pytest.mark.parametrize("bad", ["now-", "now-9", "now*2", "yesterday", "now-9x"])
+@pytest.mark.parametrize(
+    "bad", ["now-", "now-9", "now*2", "yesterday", "now-9x", "now-100000000000d", "now+9000y"]
+)
 def test_parse_datemath_rejects(bad: str) -> None:
     with pytest.raises(TimeParseError):
         parse_datemath(bad, NOW)
@@ -76,3 +78,8 @@ def test_parse_time_accepts_iso_epoch_and_math() -> None:
 
 def test_isoformat_is_utc_milliseconds_z() -> None:
     assert isoformat(NOW) == "2024-03-31T12:30:15.250Z"
+
+
+def test_epoch_milliseconds_outside_python_s_years_are_a_parse_error() -> None:
+    with pytest.raises(TimeParseError, match="outside the years"):
+        parse_time("99999999999999999999")
