@@ -24,7 +24,7 @@ from contextlib import closing
 from datetime import datetime
 from typing import Any
 
-from runner.alerts import build_event_alert
+from runner.alerts import build_event_alert, descends_from_rule
 from runner.backends.base import Backend
 from runner.elastic.indicators import PIT_PLACEHOLDER, indicator_search, open_pit_request
 from runner.elastic.requests import NativeRequest, kql_request
@@ -124,6 +124,8 @@ class IndicatorMatchKind:
                 index=event.index, id=event.id, source=enriched_source(event.source, enrichments)
             )
             alert = build_event_alert(rule, hit, **stamp.kwargs())
+            if descends_from_rule(alert, rule):
+                continue  # Kibana's wrapHits: never an alert on the rule's own alert
             candidates.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
         return candidates
 

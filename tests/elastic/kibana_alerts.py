@@ -184,10 +184,11 @@ def problems(alert: Mapping[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-def mappings() -> dict[str, Any]:
-    """The index's mappings: the field map as properties, ``dynamic: false``."""
+def mappings(extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The index's mappings: the field map (plus ``extra`` fields, say the ECS ones a test
+    needs) as properties, ``dynamic: false``."""
     root: dict[str, Any] = {}
-    for dotted, kind in sorted(FIELD_MAP.items()):
+    for dotted, kind in sorted({**FIELD_MAP, **(extra or {})}.items()):
         node = root
         *parents, leaf = dotted.split(".")
         for part in parents:
@@ -198,10 +199,9 @@ def mappings() -> dict[str, Any]:
     return {"dynamic": False, "properties": root}
 
 
-def install(node: Node) -> None:
+def install(node: Node, extra: Mapping[str, str] | None = None) -> None:
     """Create Kibana's concrete alerts index and its write alias on the stand-in, as Kibana
     does at start-up."""
-    node.create_index(
-        INDEX, {"settings": {"index.mapping.ignore_malformed": True}, "mappings": mappings()}
-    )
+    body = {"settings": {"index.mapping.ignore_malformed": True}, "mappings": mappings(extra)}
+    node.create_index(INDEX, body)
     node.aliases[ALIAS] = INDEX
