@@ -6,7 +6,8 @@ exists is left alone.  Alert mappings follow Kibana's alert fields (``kibana.ale
 copied ECS fields are mapped dynamically, strings as ``keyword``.
 
 When the alerts index is an alias (Kibana's ``.alerts-security.alerts-<space>``, which Kibana
-creates with its own templates and mappings), runner installs nothing for it: its template
+creates with its own templates and mappings; a data stream of that name on serverless),
+runner installs nothing for it: its template
 would not apply to Kibana's concrete index, and creating an index of that name would take the
 name Kibana needs.  A Kibana alias that does not exist yet is an error naming the fix.
 """
@@ -195,7 +196,13 @@ class SetupStep:
 KIBANA_ALERTS_PREFIX = ".alerts-security.alerts-"
 
 
-def is_alias(client: ElasticClient, name: str) -> bool:
+def kibana_owned(client: ElasticClient, name: str) -> bool:
+    """Whether ``name`` is an alias (Kibana's alerts index on a stateful cluster) or a data
+    stream (on serverless, Kibana's alerts live in one): runner installs nothing for it."""
+    if name.startswith(KIBANA_ALERTS_PREFIX):
+        stream = client.request("GET", f"/_data_stream/{name}", allow=(404,))
+        if stream.status == 200 and stream.body.get("data_streams"):
+            return True
     return client.request("GET", f"/_alias/{name}", allow=(404,)).status == 200
 
 
@@ -203,7 +210,7 @@ def ensure(client: ElasticClient, names: IndexNames) -> list[SetupStep]:
     """Create what is missing; report each template and index as created/updated/exists."""
     steps: list[SetupStep] = []
     owned = templates(names)
-    if is_alias(client, names.alerts):
+    if kibana_owned(client, names.alerts):
         owned = [(index, body) for index, body in owned if index != names.alerts]
         steps.append(SetupStep(kind="index", name=names.alerts, action="exists"))
     elif names.alerts.startswith(KIBANA_ALERTS_PREFIX):
