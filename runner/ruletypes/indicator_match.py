@@ -130,10 +130,16 @@ class IndicatorMatchKind:
         return candidates
 
     def explain(
-        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+        self,
+        rule: Rule,
+        end: datetime,
+        fields: FieldTypes | None = None,
+        threat_fields: FieldTypes | None = None,
     ) -> list[NativeRequest]:
         """The point in time, the first indicator page, and the event search for a page
-        (its threat mapping filter shown with a placeholder indicator value)."""
+        (its threat mapping filter shown with a placeholder indicator value).  The rule's
+        query is compiled with ``fields`` (its indices' types), the threat query with
+        ``threat_fields`` (the threat indices'), when given."""
         threat = rule.threat_match
         assert threat is not None
         start = parse_datemath(rule.from_, end)
@@ -142,10 +148,10 @@ class IndicatorMatchKind:
             Hit(index="<threat index>", id="<indicator id>", source=_placeholder(threat))
         ]
         match = indicators_filter(threat.mapping, placeholder) or {"match_none": {}}
-        events = kql_request(events_request(rule, start, end, match))
+        events = kql_request(events_request(rule, start, end, match), fields=fields)
         return [
             open_pit_request(threat.index),
-            indicator_search(request, PIT_PLACEHOLDER),
+            indicator_search(request, PIT_PLACEHOLDER, fields=threat_fields),
             NativeRequest(
                 method=events.method,
                 path=events.path,
