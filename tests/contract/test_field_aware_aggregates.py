@@ -18,7 +18,12 @@ from typing import Any
 from runner.execution.executor import Executor
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
-from tests.both import Both, both, quiet_logs  # noqa: F401 - fixtures
+from tests import both as both_backends
+from tests.both import Both
+
+# The fixtures: the embedded store, and the Elasticsearch backend on the engine stand-in.
+both = both_backends.both
+quiet_logs = both_backends.quiet_logs
 
 NOW = datetime(2024, 5, 1, 12, 9, tzinfo=UTC)
 
