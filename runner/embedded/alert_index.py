@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from runner.embedded.ingest import load_events
@@ -42,6 +45,19 @@ register_schema(
 )
 
 
+# One copy at a time per store file in this process: two executions writing alerts at once
+# would otherwise load the same rows together and conflict.  (Only one process writes a
+# DuckDB file at a time.)
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock(path: Path) -> threading.Lock:
+    key = os.path.realpath(path)
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
 class AlertIndexMirror:
     """Copies the alerts table into ``events`` under :data:`ALERTS_INDEX`."""
 
@@ -51,6 +67,10 @@ class AlertIndexMirror:
     def mirror_pending(self) -> None:
         """Copy every alert written or updated since the last copy.  The mark moves only
         after the copy is stored, so a copy that failed is made again by the next call."""
+        with _lock(self._store.path):
+            self._mirror_pending()
+
+    def _mirror_pending(self) -> None:
         with self._store.connect() as con:
             mark_row = con.execute("SELECT seq FROM alert_index_mark WHERE id = 1").fetchone()
             mark = int(mark_row[0]) if mark_row else 0
