@@ -166,6 +166,7 @@ def test_event_alert_has_every_listed_field() -> None:
         "kibana.alert.rule.query": 'process where process.parent.name == "emond"',
         "kibana.alert.rule.references": ["https://example.org/a"],
         "kibana.alert.rule.risk_score": 47,
+        "kibana.alert.rule.revision": 0,
         "kibana.alert.rule.risk_score_mapping": [],
         "kibana.alert.rule.rule_id": rule.rule_id,
         "kibana.alert.rule.rule_type_id": "siem.eqlRule",

@@ -169,6 +169,8 @@ def add_rule(alert: Alert, ctx: AlertContext) -> Alert:
         "kibana.alert.rule.query": rule.query,
         "kibana.alert.rule.references": list(rule.references),
         "kibana.alert.rule.risk_score": rule.risk_score,
+        # The saved object's revision in Kibana (0 until edited); a rule file has none.
+        "kibana.alert.rule.revision": 0,
         "kibana.alert.rule.risk_score_mapping": [
             m.as_kibana() for m in rule.overrides.risk_score_mapping
         ],

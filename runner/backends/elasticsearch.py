@@ -126,7 +126,8 @@ class ElasticsearchBackend:
     def threshold_buckets(self, request: ThresholdRequest) -> ThresholdPage:
         from runner.elastic import threshold
 
-        body = self._events.search(threshold.threshold_search(request))
+        types = self._events.field_types(request.indices, request.query)
+        body = self._events.search(threshold.threshold_search(request, types))
         return threshold.threshold_page(body, request)
 
     def indicator_pages(self, request: IndicatorRequest) -> Generator[tuple[Hit, ...], None, None]:

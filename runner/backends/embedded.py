@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runner.backends.embedded_alerts import EmbeddedAlertStore
+from runner.embedded.alert_index import AlertIndexMirror
 from runner.embedded.search import query_pages, search_eql, search_kql
 from runner.embedded.store import Store
 from runner.lists.embedded import EmbeddedLists
@@ -48,7 +49,7 @@ class EmbeddedBackend(EmbeddedAlertStore):
     name = "embedded"
 
     def __init__(self, store: Store) -> None:
-        super().__init__(store.connect)
+        super().__init__(store.connect, AlertIndexMirror(store).mirror_pending)
         self.store = store
         self._lists = EmbeddedLists(store.connect)
 

@@ -111,8 +111,10 @@ def _retrying(action: Callable[[], T]) -> T:
 class EmbeddedAlertStore:
     """The :class:`~runner.backends.base.AlertStore` half of the embedded backend."""
 
-    def __init__(self, connect: Connect) -> None:
+    def __init__(self, connect: Connect, mirror: Callable[[], None] | None = None) -> None:
         self._connect = connect
+        # Copies written and updated alerts to where searches of `.alerts-security.*` read.
+        self._mirror = mirror or (lambda: None)
 
     def existing_alert_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:
@@ -130,7 +132,9 @@ class EmbeddedAlertStore:
             return WriteOutcome()
         # Another execution of the same rule may commit some of these ids first: written
         # again, they are duplicates.
-        return _retrying(lambda: self._write_alerts(alerts, notify))
+        outcome = _retrying(lambda: self._write_alerts(alerts, notify))
+        self._mirror()
+        return outcome
 
     def _write_alerts(
         self, alerts: Sequence[Mapping[str, Any]], notify: NotifyHook | None
@@ -199,6 +203,7 @@ class EmbeddedAlertStore:
             return
         # The fields are absolute (computed from what both executions read): safe to repeat.
         _retrying(lambda: self._update_alerts(updates))
+        self._mirror()
 
     def _update_alerts(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         with self._connect() as con, transaction(con):
@@ -207,8 +212,9 @@ class EmbeddedAlertStore:
                 if row is None:
                     continue
                 doc = {**json.loads(row[0]), **fields}
+                # A new seq: the alert is copied again to the alerts index.
                 con.execute(
-                    "UPDATE alerts SET doc = ? WHERE id = ?",
+                    "UPDATE alerts SET doc = ?, seq = nextval('alert_seq') WHERE id = ?",
                     [json.dumps(doc, default=str), alert_id],
                 )
 

@@ -123,15 +123,22 @@ def explain(rule: Rule, app: App | None = None) -> list[NativeRequest]:
     """The native requests for a window ending now: exactly what the backend sends.  With a
     cluster configured, KQL is compiled with the cluster's field types, as it runs there."""
     from runner.ruletypes import kind_of
+    from runner.ruletypes.indicator_match import IndicatorMatchKind
 
-    fields = None
+    fields = threat_fields = None
     if app is not None and app.settings.elasticsearch.configured and rule.language == "kuery":
         from runner.backends.elasticsearch import ElasticsearchBackend
 
         backend = app.backend()
         if isinstance(backend, ElasticsearchBackend):
             fields = backend.field_types(rule.index, rule.kql)
-    return kind_of(rule).explain(rule, utcnow(), fields)
+            if rule.threat_match is not None:
+                threat = rule.threat_match
+                threat_fields = backend.field_types(threat.index, threat.parsed)
+    kind = kind_of(rule)
+    if isinstance(kind, IndicatorMatchKind):
+        return kind.explain(rule, utcnow(), fields, threat_fields)
+    return kind.explain(rule, utcnow(), fields)
 
 
 def _print_exceptions(

@@ -51,10 +51,18 @@ def search_esql(client: ElasticClient, request: EsqlRequest) -> EsqlResult:
 def documents_by_id(
     client: ElasticClient, indices: Sequence[str], ids: Sequence[str]
 ) -> dict[str, Hit]:
-    """Kibana's ``fetchSourceDocuments``: one ``ids`` search over the query's indices."""
+    """Kibana's ``fetchSourceDocuments``: one ``ids`` search over the query's indices, asking
+    for ``_source`` and ``fields: ["*"]`` (mapped fields only: no ``include_unmapped``); the
+    hits' ``fields`` are merged into their source as for every search
+    (:mod:`runner.elastic.source_fields`), before the row's values go over them."""
     if not ids:
         return {}
-    body = {"query": {"bool": {"filter": {"ids": {"values": list(ids)}}}}, "size": len(ids)}
+    body = {
+        "query": {"bool": {"filter": {"ids": {"values": list(ids)}}}},
+        "_source": True,
+        "fields": ["*"],
+        "size": len(ids),
+    }
     path = f"/{index_path(indices)}/_search?{SEARCH_PARAMS}"
     response = client.send(NativeRequest(method="POST", path=path, body=body))
     hits = search_hits(response.body if isinstance(response.body, Mapping) else {})

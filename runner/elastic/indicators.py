@@ -18,6 +18,7 @@ from runner.elastic.events import ElasticEventSource
 from runner.elastic.requests import NativeRequest
 from runner.elastic.responses import search_hits
 from runner.errors import RunnerError
+from runner.kql.fields import FieldTypes
 from runner.logs import get_logger
 from runner.search import Hit, IndicatorRequest
 
@@ -37,11 +38,16 @@ def open_pit_request(indices: tuple[str, ...]) -> NativeRequest:
 
 
 def indicator_search(
-    request: IndicatorRequest, pit_id: str, search_after: list[Any] | None = None
+    request: IndicatorRequest,
+    pit_id: str,
+    search_after: list[Any] | None = None,
+    fields: FieldTypes | None = None,
 ) -> NativeRequest:
+    """One page of indicators; the threat query compiled with ``fields``' types (the threat
+    indices', from ``_field_caps``) when given."""
     body: dict[str, Any] = {
         "size": request.size,
-        "query": kql_query(request.query, None, request.filters),
+        "query": kql_query(request.query, None, request.filters, fields=fields),
         "pit": {"id": pit_id, "keep_alive": KEEP_ALIVE},
         "sort": ["_shard_doc"],
         "track_total_hits": False,
@@ -59,6 +65,7 @@ def indicator_search(
 def indicator_pages(
     client: ElasticClient, events: ElasticEventSource, request: IndicatorRequest
 ) -> Generator[tuple[Hit, ...], None, None]:
+    types = events.field_types(request.indices, request.query)
     opened = client.send(open_pit_request(request.indices)).body
     pit = {"id": str(opened.get("id", ""))}
 
@@ -71,7 +78,7 @@ def indicator_pages(
     with after(close):
         search_after: list[Any] | None = None
         while True:
-            body = events.search(indicator_search(request, pit["id"], search_after))
+            body = events.search(indicator_search(request, pit["id"], search_after, types))
             pit["id"] = str(body.get("pit_id") or pit["id"])
             raw = body.get("hits", {}).get("hits", [])
             hits = search_hits(body)

@@ -4,6 +4,12 @@ value lists.
 Idempotent: a template that is missing or older than ours is (re)written, an index that
 exists is left alone.  Alert mappings follow Kibana's alert fields (``kibana.alert.*``);
 copied ECS fields are mapped dynamically, strings as ``keyword``.
+
+When the alerts index is an alias (Kibana's ``.alerts-security.alerts-<space>``, which Kibana
+creates with its own templates and mappings; a data stream of that name on serverless),
+runner installs nothing for it: its template
+would not apply to Kibana's concrete index, and creating an index of that name would take the
+name Kibana needs.  A Kibana alias that does not exist yet is an error naming the fix.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from runner.daemon.leases_elastic import MAPPINGS as LEASE_MAPPINGS
 from runner.elastic.client import ElasticClient
 from runner.elastic.errors import api_error
 from runner.elastic.store import IndexNames
+from runner.errors import IndexNotFound
 from runner.lists.elasticsearch import LIST_FIELDS
 from runner.notify.outbox.elastic import MAPPINGS as OUTBOX_MAPPINGS
 
@@ -186,10 +193,33 @@ class SetupStep:
     action: Literal["created", "updated", "exists"]
 
 
+KIBANA_ALERTS_PREFIX = ".alerts-security.alerts-"
+
+
+def kibana_owned(client: ElasticClient, name: str) -> bool:
+    """Whether ``name`` is an alias (Kibana's alerts index on a stateful cluster) or a data
+    stream (on serverless, Kibana's alerts live in one): runner installs nothing for it."""
+    if name.startswith(KIBANA_ALERTS_PREFIX):
+        stream = client.request("GET", f"/_data_stream/{name}", allow=(404,))
+        if stream.status == 200 and stream.body.get("data_streams"):
+            return True
+    return client.request("GET", f"/_alias/{name}", allow=(404,)).status == 200
+
+
 def ensure(client: ElasticClient, names: IndexNames) -> list[SetupStep]:
     """Create what is missing; report each template and index as created/updated/exists."""
     steps: list[SetupStep] = []
-    for index, body in templates(names):
+    owned = templates(names)
+    if kibana_owned(client, names.alerts):
+        owned = [(index, body) for index, body in owned if index != names.alerts]
+        steps.append(SetupStep(kind="index", name=names.alerts, action="exists"))
+    elif names.alerts.startswith(KIBANA_ALERTS_PREFIX):
+        raise IndexNotFound(
+            f"alerts index {names.alerts} is Kibana's alias and does not exist yet: open "
+            "Kibana's Security app once (Kibana creates it), or set [alerts] index to an index "
+            "of runner's own"
+        )
+    for index, body in owned:
         path = f"/_index_template/{index}"
         current = client.request("GET", path, allow=(404,))
         version = None
@@ -204,7 +234,7 @@ def ensure(client: ElasticClient, names: IndexNames) -> list[SetupStep]:
                 "updated" if current.status == 200 else "created"
             )
             steps.append(SetupStep(kind="index template", name=index, action=action))
-    for index, _ in templates(names):
+    for index, _ in owned:
         response = client.request("PUT", f"/{index}", {}, allow=(400,))
         created = response.status == 200
         if not created and "resource_already_exists_exception" not in str(response.body):

@@ -30,6 +30,7 @@ from runner.elastic.dsl import (
 )
 from runner.elastic.requests import SEARCH_PARAMS, NativeRequest, index_path
 from runner.elastic.responses import composite_key
+from runner.kql.fields import FieldTypes
 from runner.search import (
     SignalHistoryEntry,
     ThresholdBucket,
@@ -63,7 +64,9 @@ def bucket_filter(history: tuple[SignalHistoryEntry, ...], timestamp: str) -> Ds
     return {"bool": {"must_not": filters}}
 
 
-def threshold_search(request: ThresholdRequest) -> NativeRequest:
+def threshold_search(request: ThresholdRequest, fields: FieldTypes | None = None) -> NativeRequest:
+    """The request for one page; the KQL compiled with ``fields``' types when given (the
+    cluster's, from ``_field_caps``, as Kibana compiles it with the data view loaded)."""
     timestamp, runtime = aggregatable_timestamp(request.time_range)
     metrics: Dsl = {
         "max_timestamp": {"max": {"field": timestamp}},
@@ -76,6 +79,7 @@ def threshold_search(request: ThresholdRequest) -> NativeRequest:
         request.time_range,
         request.filters,
         bucket_filter(request.history, timestamp),
+        fields=fields,
     )
     body: Dsl = {"size": 0, "query": query}
     if request.fields:

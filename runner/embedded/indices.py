@@ -9,12 +9,19 @@ A data stream's backing index (``.ds-<data stream>-<yyyy.MM.dd>-<generation>``, 
 of every hit a search of a data stream returns) is also selected by the patterns that match its
 data stream's name, as Elasticsearch resolves a pattern to data streams and then to their
 backing indices: exported hits loaded as they came are found by the rules' patterns.
+
+Aliases: the store's alerts are documents of Kibana's concrete alerts index
+(:data:`~runner.embedded.alert_index.ALERTS_INDEX`), which Kibana reaches through the aliases
+``.alerts-security.alerts-default`` and ``.siem-signals-default``; a pattern matching an alias
+selects its index, as Elasticsearch resolves aliases (``.alerts-security.*`` finds the alerts).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 
+from runner.embedded.alert_index import ALIASES
 from runner.embedded.fields import sql_string
 
 __all__ = ["index_filter", "split_patterns"]
@@ -32,7 +39,34 @@ _DATA_STREAM = (
 )
 
 
+def _alias_match(pattern: str) -> str | None:
+    """SQL selecting the indices of the aliases ``pattern`` names (None: none)."""
+    hits = sorted(
+        {
+            index
+            for alias, index in ALIASES.items()
+            if (alias == pattern if "*" not in pattern else _glob(alias, pattern))
+        }
+    )
+    if not hits:
+        return None
+    return "_index IN (" + ", ".join(sql_string(i) for i in hits) + ")"
+
+
+def _glob(name: str, pattern: str) -> bool:
+    # Wildcards reach hidden names (starting with `.`) only from a pattern that does too.
+    if name.startswith(".") and not pattern.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, pattern)
+
+
 def _match(pattern: str) -> str:
+    sql = _concrete_match(pattern)
+    alias = _alias_match(pattern)
+    return sql if alias is None else f"({sql} OR {alias})"
+
+
+def _concrete_match(pattern: str) -> str:
     if ":" in pattern:
         return "false"
     if "*" not in pattern:

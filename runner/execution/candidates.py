@@ -3,6 +3,11 @@
 A candidate is one countable alert (an event alert, a new-term alert, or a sequence shell)
 with the documents it writes (a shell brings its building blocks).  ``more`` says the search
 saw more matches than it returned (a full page), which Kibana reports as hitting the cap.
+
+A rule that reads alert indices never feeds on its own output: an alert whose ancestors
+include the rule itself is dropped before dedupe, as Kibana's ``wrapHits`` (query, EQL events,
+indicator match) and ``buildAlertGroupFromSequence`` (EQL sequences) drop it.  new_terms,
+threshold and ES|QL rules do not filter in Kibana, and do not here.
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runner.alerts import build_event_alert, build_new_terms_alert, build_sequence_alerts
+from runner.alerts import (
+    build_event_alert,
+    build_new_terms_alert,
+    build_sequence_alerts,
+    descends_from_rule,
+)
 from runner.backends.base import Backend
 from runner.execution.model import Window
 from runner.execution.rule_requests import eql_request, kql_request, rule_range, terms_query
@@ -77,11 +87,16 @@ def eql_candidates(
     found: list[Candidate] = []
     for hit in result.events:
         alert = build_event_alert(rule, hit, **stamp.kwargs())
+        if descends_from_rule(alert, rule):
+            continue
         found.append(
             Candidate(id=alert["kibana.alert.uuid"], documents=(alert,), sources=(hit.source,))
         )
     for match in result.sequences:
-        shell, blocks = build_sequence_alerts(rule, match, **stamp.kwargs())
+        group = build_sequence_alerts(rule, match, **stamp.kwargs())
+        if group.descends_from(rule):
+            continue
+        shell, blocks = group
         sources = tuple(e.source for e in match.events if isinstance(e, Hit))
         found.append(
             Candidate(id=shell["kibana.alert.uuid"], documents=(shell, *blocks), sources=sources)
@@ -118,6 +133,7 @@ def query_candidates(
             if page.partial_reason and page.partial_reason not in reasons:
                 reasons.append(page.partial_reason)
             built = [(build_event_alert(rule, hit, **stamp.kwargs()), hit) for hit in page.hits]
+            built = [(a, hit) for a, hit in built if not descends_from_rule(a, rule)]
             kept += fresh(
                 [
                     Candidate(id=a["kibana.alert.uuid"], documents=(a,), sources=(hit.source,))

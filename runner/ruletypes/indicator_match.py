@@ -24,7 +24,7 @@ from contextlib import closing
 from datetime import datetime
 from typing import Any
 
-from runner.alerts import build_event_alert
+from runner.alerts import build_event_alert, descends_from_rule
 from runner.backends.base import Backend
 from runner.elastic.indicators import PIT_PLACEHOLDER, indicator_search, open_pit_request
 from runner.elastic.requests import NativeRequest, kql_request
@@ -124,14 +124,22 @@ class IndicatorMatchKind:
                 index=event.index, id=event.id, source=enriched_source(event.source, enrichments)
             )
             alert = build_event_alert(rule, hit, **stamp.kwargs())
+            if descends_from_rule(alert, rule):
+                continue  # Kibana's wrapHits: never an alert on the rule's own alert
             candidates.append(Candidate(id=alert["kibana.alert.uuid"], documents=(alert,)))
         return candidates
 
     def explain(
-        self, rule: Rule, end: datetime, fields: FieldTypes | None = None
+        self,
+        rule: Rule,
+        end: datetime,
+        fields: FieldTypes | None = None,
+        threat_fields: FieldTypes | None = None,
     ) -> list[NativeRequest]:
         """The point in time, the first indicator page, and the event search for a page
-        (its threat mapping filter shown with a placeholder indicator value)."""
+        (its threat mapping filter shown with a placeholder indicator value).  The rule's
+        query is compiled with ``fields`` (its indices' types), the threat query with
+        ``threat_fields`` (the threat indices'), when given."""
         threat = rule.threat_match
         assert threat is not None
         start = parse_datemath(rule.from_, end)
@@ -140,10 +148,10 @@ class IndicatorMatchKind:
             Hit(index="<threat index>", id="<indicator id>", source=_placeholder(threat))
         ]
         match = indicators_filter(threat.mapping, placeholder) or {"match_none": {}}
-        events = kql_request(events_request(rule, start, end, match))
+        events = kql_request(events_request(rule, start, end, match), fields=fields)
         return [
             open_pit_request(threat.index),
-            indicator_search(request, PIT_PLACEHOLDER),
+            indicator_search(request, PIT_PLACEHOLDER, fields=threat_fields),
             NativeRequest(
                 method=events.method,
                 path=events.path,

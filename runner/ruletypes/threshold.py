@@ -111,7 +111,7 @@ class ThresholdKind:
         """The first page's request, before any signal history (it adds one ``must_not``
         entry per group alerted since the window start)."""
         start = parse_datemath(rule.from_, end)
-        return [threshold_search(threshold_request(rule, start, end))]
+        return [threshold_search(threshold_request(rule, start, end), fields)]
 
 
 def _time(value: Any) -> datetime | None:

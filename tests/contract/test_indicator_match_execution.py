@@ -1,8 +1,9 @@
 """Indicator match rules through the execution core, on both backends.
 
 ``embedded`` searches a DuckDB store; ``cluster`` goes through the real ``elasticsearch``
-client to the loopback stand-in (points in time, ``_shard_doc`` paging and query DSL computed
-from the same documents, tests/elastic/search_stand_in.py).  Expectations follow Kibana's
+client to the engine-backed loopback stand-in (tests/elastic/engine_cluster.py: points in
+time, ``_shard_doc`` paging, query DSL and ``_field_caps`` computed from the documents it was
+sent).  Expectations follow Kibana's
 indicator match executor: mapping entries ANDed within a block, blocks ORed, the threat query
 and filters limiting the indicators, and every matched indicator recorded in
 ``threat.enrichments``.
@@ -28,8 +29,7 @@ from runner.execution.executor import Executor
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from tests.elastic.conftest import FAST_RETRY
-from tests.elastic.fake_cluster import FakeCluster
-from tests.elastic.search_stand_in import PointsInTime, serve_search
+from tests.elastic.engine_cluster import EngineCluster
 
 NOW = datetime(2024, 5, 1, 12, 9, tzinfo=UTC)
 EVENTS = "logs-endpoint.events.file-default"
@@ -82,7 +82,7 @@ class Side:
     kind: str
     backend: Backend
     store: Store
-    pits: PointsInTime | None = None
+    cluster: EngineCluster | None = None
 
 
 @pytest.fixture(params=["embedded", "cluster"])
@@ -91,19 +91,22 @@ def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
     if request.param == "embedded":
         yield Side(kind="embedded", backend=EmbeddedBackend(store), store=store)
         return
-    cluster = FakeCluster().start()
-    cluster.enable_store()
-    pits = serve_search(cluster, store, NOW)
+    cluster = EngineCluster(tmp_path / "cluster.duckdb", clock=lambda: NOW).start()
     try:
         with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as backend:
-            yield Side(kind="cluster", backend=backend, store=store, pits=pits)
+            backend.setup()
+            yield Side(kind="cluster", backend=backend, store=store, cluster=cluster)
     finally:
         cluster.stop()
     assert not cluster.unexpected, [r.target for r in cluster.unexpected]
-    assert pits.open == {}, "every point in time is closed"
+    assert cluster.node.pits == {}, "every point in time is closed"
 
 
 def load(side: Side, tmp: Path, docs: list[dict[str, Any]]) -> None:
+    if isinstance(side.backend, ElasticsearchBackend):
+        outcome = side.backend.index_events(json.dumps(d) for d in docs)
+        assert not outcome.failed, outcome.failed
+        return
     path = tmp / f"docs-{len(list(tmp.glob('docs-*')))}.ndjson"
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
     summary = load_events(side.store, [path])
@@ -269,8 +272,11 @@ def test_indicators_are_paged(side: Side, tmp_path: Path) -> None:
     assert sorted(found) == [f"e-{n}" for n in range(5)]
     ids = sorted(e["matched"]["id"] for e in found["e-0"]["threat"]["enrichments"])
     assert ids == ["i-0", "i-dup"]
-    if side.pits is not None:
-        assert side.pits.opened >= 2  # the page walk and at least one enrichment search
+    if side.cluster is not None:
+        opened = [
+            r for r in side.cluster.requests if r.method == "POST" and r.path.endswith("/_pit")
+        ]
+        assert len(opened) >= 2  # the page walk and at least one enrichment search
 
 
 def test_overlapping_windows_do_not_alert_an_event_twice(side: Side, tmp_path: Path) -> None:
@@ -311,10 +317,9 @@ def test_both_backends_give_the_same_alerts(tmp_path: Path) -> None:
         if kind == "embedded":
             backend: Backend = EmbeddedBackend(store)
         else:
-            cluster = FakeCluster().start()
-            cluster.enable_store()
-            serve_search(cluster, store, NOW)
+            cluster = EngineCluster(folder / "cluster.duckdb", clock=lambda: NOW).start()
             backend = ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY)
+            backend.setup()
         try:
             load(Side(kind=kind, backend=backend, store=store), folder, docs)
             Executor(backend=backend, clock=lambda: NOW).run(r, NOW)

@@ -1,13 +1,13 @@
 """Machine learning rules: anomaly records read from a cluster; unsupported on the store.
 
 The cluster side goes through the real ``elasticsearch`` client to the loopback stand-in,
-which answers ``POST /.ml-anomalies-*/_search`` from anomaly records loaded into a store
-(Kibana's ``buildAnomalyQuery``, evaluated by tests/elastic/search_stand_in.py).
+which answers ``POST /.ml-anomalies-*/_search`` from anomaly records indexed into it
+(Kibana's ``buildAnomalyQuery``, evaluated by the engine-backed stand-in,
+tests/elastic/engine_cluster.py).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,15 +15,15 @@ from typing import Any
 
 from runner.backends.elasticsearch import ElasticsearchBackend
 from runner.backends.embedded import EmbeddedBackend
-from runner.embedded.ingest import load_events
+from runner.elastic.client import ElasticClient
 from runner.embedded.store import Store
 from runner.execution.executor import Executor
 from runner.rules.loader import load_rules
 from runner.rules.model import Rule
 from runner.ruletypes.machine_learning import ecs_anomaly
 from tests.elastic.conftest import FAST_RETRY
+from tests.elastic.engine_cluster import EngineCluster
 from tests.elastic.fake_cluster import FakeCluster, Reply, error_body
-from tests.elastic.search_stand_in import serve_search
 
 NOW = datetime(2024, 5, 1, 12, 15, tzinfo=UTC)
 RESULTS = ".ml-anomalies-shared"
@@ -65,8 +65,6 @@ def record(
                 {"influencer_field_name": "process.name", "influencer_field_values": [process]},
             ],
             "host.name": ["ws-1"], "process.name": [process],
-            # Not in real records: the stand-in's store needs a time to load a document.
-            "@timestamp": when,
         },
     }  # fmt: skip
 
@@ -105,13 +103,16 @@ def cluster_run(
     jobs: dict[str, tuple[str, str]] | None = None,
     ml_forbidden: bool = False,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
-    store = Store(tmp / "results.duckdb")
-    path = tmp / "records.ndjson"
-    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    assert load_events(store, [path]).skipped == 0
-    cluster = FakeCluster().start()
-    cluster.enable_store()
-    serve_search(cluster, store, NOW)
+    cluster = EngineCluster(tmp / "cluster.duckdb", clock=lambda: NOW).start()
+    # The results index as the ML plugin maps it (the fields the anomaly query reads).
+    ElasticClient(cluster.settings()).request("PUT", f"/{RESULTS}", {"mappings": {
+        "properties": {"timestamp": {"type": "date"}, "job_id": {"type": "keyword"},
+                       "result_type": {"type": "keyword"}, "is_interim": {"type": "boolean"},
+                       "record_score": {"type": "double"}}}})  # fmt: skip
+    lines: list[dict[str, Any]] = []
+    for doc in docs:
+        lines += [{"index": {"_index": doc["_index"], "_id": doc["_id"]}}, doc["_source"]]
+    assert not ElasticClient(cluster.settings()).request("POST", "/_bulk", lines).body["errors"]
     if ml_forbidden:
         reason = "action [cluster:monitor/xpack/ml/job/get] is unauthorized for user [runner]"
         forbidden = Reply(403, error_body(403, "security_exception", reason))
@@ -120,6 +121,7 @@ def cluster_run(
         serve_ml_jobs(cluster, STARTED if jobs is None else jobs)
     try:
         with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as backend:
+            backend.setup()
             records = [
                 rec
                 for now in nows

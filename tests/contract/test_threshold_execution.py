@@ -1,10 +1,11 @@
 """Threshold rules through the execution core, on both backends.
 
 ``embedded`` groups with SQL on a DuckDB store; ``cluster`` goes through the real
-``elasticsearch`` client to the loopback stand-in, whose ``_search`` aggregations are computed
-from the same documents (tests/elastic/search_stand_in.py).  Expectations come from Kibana's
-threshold executor: groups with at least ``value`` events (and ``cardinality`` distinct values)
-alert once, and later windows only count events newer than a group's last alert.
+``elasticsearch`` client to the engine-backed loopback stand-in (tests/elastic/engine_cluster.py),
+whose ``_search`` aggregations and ``_field_caps`` are computed from the documents it was
+sent.  Expectations come from Kibana's threshold executor: groups with at least ``value``
+events (and ``cardinality`` distinct values) alert once, and later windows only count events
+newer than a group's last alert.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from runner.rules.model import Rule
 from runner.ruletypes.threshold import threshold_request
 from runner.search import ThresholdBucket
 from tests.elastic.conftest import FAST_RETRY
-from tests.elastic.fake_cluster import FakeCluster
-from tests.elastic.search_stand_in import serve_search
+from tests.elastic.engine_cluster import EngineCluster
 
 NOW = datetime(2024, 5, 1, 12, 9, tzinfo=UTC)
 INDEX = "logs-system.auth-default"
@@ -49,11 +49,10 @@ def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
     if request.param == "embedded":
         yield Side(kind="embedded", backend=EmbeddedBackend(store), store=store)
         return
-    cluster = FakeCluster().start()
-    cluster.enable_store()
-    serve_search(cluster, store, NOW)
+    cluster = EngineCluster(tmp_path / "cluster.duckdb", clock=lambda: NOW).start()
     try:
         with ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY) as backend:
+            backend.setup()
             yield Side(kind="cluster", backend=backend, store=store)
     finally:
         cluster.stop()
@@ -61,6 +60,10 @@ def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
 
 
 def load(side: Side, tmp: Path, events: list[dict[str, Any]]) -> None:
+    if isinstance(side.backend, ElasticsearchBackend):
+        outcome = side.backend.index_events(json.dumps(e) for e in events)
+        assert not outcome.failed, outcome.failed
+        return
     path = tmp / f"events-{len(list(tmp.glob('events-*')))}.ndjson"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
     summary = load_events(side.store, [path])
@@ -323,10 +326,9 @@ def test_both_backends_give_the_same_alerts(tmp_path: Path) -> None:
         if kind == "embedded":
             backend: Backend = EmbeddedBackend(store)
         else:
-            cluster = FakeCluster().start()
-            cluster.enable_store()
-            serve_search(cluster, store, NOW)
+            cluster = EngineCluster(folder / "cluster.duckdb", clock=lambda: NOW).start()
             backend = ElasticsearchBackend(cluster.settings(), retry=FAST_RETRY)
+            backend.setup()
         try:
             load(Side(kind=kind, backend=backend, store=store), folder, events)
             Executor(backend=backend, clock=lambda: NOW).run(r, NOW)

@@ -39,7 +39,14 @@ def template_answer(name: str, version: int) -> dict[str, Any]:
     }
 
 
+def script_not_an_alias(cluster: FakeCluster) -> None:
+    # Elasticsearch's answer when no alias has the name (runner's own alerts index).
+    missing = {"error": "alias [runner-alerts-default] missing", "status": 404}
+    cluster.script("GET", "/_alias/runner-alerts-default", Reply(404, missing))
+
+
 def script_fresh_cluster(cluster: FakeCluster) -> None:
+    script_not_an_alias(cluster)
     for name in NAMES:
         missing = error_body(
             404, "resource_not_found_exception", f"index template matching [{name}] not found"
@@ -91,6 +98,7 @@ def test_setup_creates_templates_and_indices(
 
 
 def test_setup_is_idempotent(cluster: FakeCluster, backend: ElasticsearchBackend) -> None:
+    script_not_an_alias(cluster)
     for name in NAMES:
         version = TEMPLATE_VERSION if name != "runner-state" else TEMPLATE_VERSION - 1
         cluster.script(

@@ -84,3 +84,85 @@ def test_query_alerts_carry_values_only_fields_hold(
     (record,) = Executor(backend=backend).run(rule, NOW)
     assert record.alerts_created == 2
     assert {a["observer"]["vendor"] for a in shells(backend, rule)} == {"Elastic"}  # type: ignore[index]
+
+
+ESQL_RULE = """[metadata]
+creation_date = "2024/05/01"
+maturity = "production"
+updated_date = "2024/05/01"
+
+[rule]
+author = ["runner tests"]
+description = "ES|QL with source documents."
+from = "now-9m"
+interval = "5m"
+risk_score = 47
+severity = "medium"
+rule_id = "c0ffee00-0000-4000-8000-0000000000e5"
+name = "ES|QL emond children"
+type = "esql"
+language = "esql"
+query = '''FROM logs-endpoint.events.process-* METADATA _id, _index, _version
+| WHERE process.parent.name == "emond"
+| KEEP _id, _index, _version, process.name'''
+"""
+
+NEW_TERMS_RULE = """[metadata]
+creation_date = "2024/05/01"
+maturity = "production"
+updated_date = "2024/05/01"
+
+[rule]
+author = ["runner tests"]
+description = "New process names."
+from = "now-9m"
+interval = "5m"
+risk_score = 47
+severity = "medium"
+rule_id = "c0ffee00-0000-4000-8000-0000000000e6"
+name = "New emond child names"
+type = "new_terms"
+language = "kuery"
+index = ["logs-endpoint.events.process-*"]
+query = "process.parent.name:emond"
+
+[rule.new_terms]
+field = "new_terms_fields"
+value = ["process.name"]
+
+[[rule.new_terms.history_window_start]]
+field = "history_window_start"
+value = "now-7d"
+"""
+
+
+def _rule(tmp_path: Path, text: str) -> Any:
+    path = tmp_path / "rule.toml"
+    path.write_text(text)
+    (rule,) = load_rules([path]).rules
+    return rule
+
+
+def test_esql_source_documents_carry_values_only_fields_hold(
+    backend: ElasticsearchBackend, tmp_path: Path
+) -> None:
+    # Kibana's fetchSourceDocuments asks `fields: ["*"]`; transformHitToAlert merges them.
+    rule = _rule(tmp_path, ESQL_RULE)
+    (record,) = Executor(backend=backend).run(rule, NOW)
+    assert record.alerts_created == 2
+    alerts = backend.list_alerts(rule_ids=[rule.rule_id])
+    assert {a["observer"]["vendor"] for a in alerts} == {"Elastic"}
+    assert all(a["process.name"] == "bash" for a in alerts)  # the row's value, flat
+
+
+def test_new_terms_alerts_have_only_source_as_in_kibana(
+    backend: ElasticsearchBackend, tmp_path: Path
+) -> None:
+    # Kibana fetches new_terms documents with `top_hits`, whose hits carry no `fields` (the
+    # search's `fields` option applies to top-level hits only): no constant_keyword value.
+    rule = _rule(tmp_path, NEW_TERMS_RULE)
+    (record,) = Executor(backend=backend).run(rule, NOW)
+    assert record.alerts_created == 1
+    (alert,) = backend.list_alerts(rule_ids=[rule.rule_id])
+    assert alert["process"]["name"] == "bash"
+    assert "observer" not in alert

@@ -81,6 +81,7 @@ class Node:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.templates: dict[str, dict[str, Any]] = {"logs": LOGS_TEMPLATE}
         self.indices: dict[str, IndexInfo] = {}
+        self.aliases: dict[str, str] = {}  # alias -> its (write) index
         self.pits: dict[str, Pit] = {}
         self._order = 0
         self._seq: dict[str, int] = {}
@@ -129,9 +130,13 @@ class Node:
             return Reply(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
         if head == "_data_stream":
             return self._data_stream(method, parts[1] if len(parts) > 1 else "*")
+        if head == "_alias" and method == "GET" and len(parts) == 2:
+            return self._alias(parts[1])
         if head.startswith("_"):
             return None
         target, rest = head, parts[1:]
+        if rest and rest[0] in ("_doc", "_create", "_update", "_bulk") and target in self.aliases:
+            target = self.aliases[target]  # writes through an alias go to its write index
         if not rest:
             return self._index(method, target, body, params)
         action = rest[0]
@@ -211,13 +216,28 @@ class Node:
         self.indices[index] = info
         return info
 
+    def _alias(self, name: str) -> Reply:
+        found = {a: i for a, i in self.aliases.items() if fnmatch.fnmatchcase(a, name)}
+        if not found:
+            return Reply(404, {"error": f"alias [{name}] missing", "status": 404})
+        out: dict[str, Any] = {}
+        for alias, index in found.items():
+            out.setdefault(index, {"aliases": {}})["aliases"][alias] = {"is_write_index": True}
+        return Reply(200, out)
+
     def _index(self, method: str, target: str, body: Any, params: dict[str, str]) -> Reply | None:
         if method == "PUT":
+            if target in self.aliases:
+                raise ApiError(400, "invalid_index_name_exception",
+                               f"Invalid index name [{target}], already exists as alias",
+                               index=target)  # fmt: skip
             if target in self.indices:
                 raise ApiError(400, "resource_already_exists_exception",
                                f"index [{target}/{self.indices[target].uuid}] already exists",
                                index=target)  # fmt: skip
             self.create_index(target, body or {})
+            for alias in (body or {}).get("aliases") or {}:
+                self.aliases[alias] = target
             return Reply(200, {"acknowledged": True, "shards_acknowledged": True,
                                "index": target})  # fmt: skip
         if method in ("GET", "HEAD"):
@@ -261,8 +281,12 @@ class Node:
                 hidden = pattern.startswith(".") or expand in ("all", "hidden")
                 found += [n for n in sorted(self.indices) if fnmatch.fnmatchcase(n, pattern)
                           and (hidden or not n.startswith("."))]  # fmt: skip
+                found += [i for a, i in sorted(self.aliases.items()) if fnmatch.fnmatchcase(
+                    a, pattern) and (hidden or not a.startswith("."))]  # fmt: skip
             elif expression in self.indices:
                 found.append(expression)
+            elif expression in self.aliases:
+                found.append(self.aliases[expression])
             elif not ignore:
                 raise _not_found(expression)
         if not found and not allow_none:
@@ -385,6 +409,7 @@ class Node:
         while i < len(lines):
             ((op, meta),) = lines[i].items()
             index = meta.get("_index", default_index)
+            index = self.aliases.get(index, index)
             doc_id = str(meta.get("_id") or uuid.uuid4().hex)
             if op == "delete":
                 items.append((index, doc_id, {}, op))

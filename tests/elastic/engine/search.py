@@ -370,21 +370,36 @@ def _terms(search: Search, spec: Mapping[str, Any], sub: Mapping[str, Any],
     return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": buckets}
 
 
-def _min(search: Search, spec: Mapping[str, Any], sub: Mapping[str, Any],
-         docs: Sequence[Stored]) -> dict[str, Any]:  # fmt: skip
+def _metric_values(search: Search, spec: Mapping[str, Any], docs: Sequence[Stored]
+                   ) -> tuple[str, list[Any]]:  # fmt: skip
     found: list[Any] = []
     kind = ""
     for stored in docs:
         k, values = search.field_values(stored, spec["field"])
         kind = kind or k
         found += values
-    if not found:
-        return {"value": None}
-    low = min(found)
-    out: dict[str, Any] = {"value": float(low)}
-    if kind in ("date", "date_nanos"):
-        out["value_as_string"] = format_date(int(low))
-    return out
+    return kind, found
+
+
+def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[..., dict[str, Any]]:
+    def metric(search: Search, spec: Mapping[str, Any], sub: Mapping[str, Any],
+               docs: Sequence[Stored]) -> dict[str, Any]:  # fmt: skip
+        kind, found = _metric_values(search, spec, docs)
+        if not found:
+            return {"value": None}
+        value = pick(found)
+        out: dict[str, Any] = {"value": float(value)}
+        if kind in ("date", "date_nanos"):
+            out["value_as_string"] = format_date(int(value))
+        return out
+
+    return metric
+
+
+def _cardinality(search: Search, spec: Mapping[str, Any], sub: Mapping[str, Any],
+                 docs: Sequence[Stored]) -> dict[str, Any]:  # fmt: skip
+    # Exact: Elasticsearch's estimate is exact below its precision threshold (3000 default).
+    return {"value": len(set(_metric_values(search, spec, docs)[1]))}
 
 
 def _top_hits(search: Search, spec: Mapping[str, Any], sub: Mapping[str, Any],
@@ -399,7 +414,9 @@ def _top_hits(search: Search, spec: Mapping[str, Any], sub: Mapping[str, Any],
                      "hits": hits}}  # fmt: skip
 
 
-_COMPARE = re.compile(r"^\s*params\.(\w+)\s*(>=|<=|==|!=|>|<)\s*params\.(\w+)\s*;?\s*$")
+_COMPARE = re.compile(
+    r"^\s*params\.(\w+)\s*(>=|<=|==|!=|>|<)\s*(?:params\.(\w+)|(-?\d+(?:\.\d+)?))\s*;?\s*$"
+)
 
 
 def _select(spec: Mapping[str, Any], bucket: Mapping[str, Any]) -> bool:
@@ -413,7 +430,8 @@ def _select(spec: Mapping[str, Any], bucket: Mapping[str, Any]) -> bool:
     if found is None:
         raise DslError(f"bucket_selector script [{source}] is not computed by the stand-in",
                        "illegal_argument_exception")  # fmt: skip
-    left, op, right = params.get(found[1]), found[2], params.get(found[3])
+    left, op = params.get(found[1]), found[2]
+    right = params.get(found[3]) if found[3] else float(found[4])
     if left is None or right is None:
         return False  # gap_policy skip
     tests: dict[str, Callable[[Any, Any], bool]] = {
@@ -430,7 +448,9 @@ def _select(spec: Mapping[str, Any], bucket: Mapping[str, Any]) -> bool:
 _AGGS: dict[str, Callable[..., dict[str, Any]]] = {
     "composite": _composite,
     "terms": _terms,
-    "min": _min,
+    "min": _extreme(min),
+    "max": _extreme(max),
+    "cardinality": _cardinality,
     "top_hits": _top_hits,
     "bucket_selector": lambda *a: {},
 }
