@@ -43,6 +43,12 @@ def cmd_setup(args: argparse.Namespace, app: App) -> int:
 
 def _setup_store(app: App) -> int:
     """The embedded store creates its tables on first use; this makes that use explicit."""
+    # Each store-backed module registers its tables when imported; import them all so a
+    # fresh process creates every table, not only the events ones.
+    import runner.backends.embedded
+    import runner.lists.embedded
+    import runner.notify.outbox.embedded  # noqa: F401
+
     store = app.store()
     existed = store.path.exists()
     with store.connect() as con:

@@ -149,7 +149,8 @@ def test_cli_setup_without_a_cluster_prepares_the_store(
     code, out, _ = run_cli(capsys, monkeypatch, "setup")
     assert code == 0
     assert "embedded store .runner/runner.duckdb created" in out
-    assert "alerts" in out and "rule_state" in out
+    for table in ("alerts", "rule_state", "executions", "gaps", "outbox", "value_lists"):
+        assert table in out, (table, out)
     assert (tmp_path / ".runner" / "runner.duckdb").is_file()
     code, out, _ = run_cli(capsys, monkeypatch, "setup")
     assert code == 0 and "already existed" in out
