@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.embedded.ingest import load_events
 from runner.embedded.store import Store, register_schema
 
 __all__ = ["ALERTS_INDEX", "ALIASES", "AlertIndexMirror"]
@@ -96,4 +95,7 @@ class AlertIndexMirror:
             + "\n"
             for alert_id, doc in docs
         )
+        # Imported here: index patterns (read by every search, hunts too) import this module.
+        from runner.embedded.ingest import load_events
+
         load_events(self._store, [io.BytesIO(lines.encode())])

@@ -10,7 +10,7 @@ import pytest
 
 from runner.alerts import build_event_alert
 from runner.backends.embedded import EmbeddedBackend
-from runner.embedded import alert_index
+from runner.embedded import ingest
 from runner.embedded.alert_index import ALERTS_INDEX
 from runner.embedded.indices import index_filter
 from runner.embedded.store import Store
@@ -66,16 +66,16 @@ def test_a_failed_copy_is_made_by_the_next_write(
 ) -> None:
     backend = EmbeddedBackend(Store(tmp_path / "s.duckdb"))
     first, second = _alerts("e-1"), _alerts("e-2")
-    real = alert_index.load_events
+    real = ingest.load_events
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise StoreError("disk full")
 
-    monkeypatch.setattr(alert_index, "load_events", broken)
+    monkeypatch.setattr(ingest, "load_events", broken)
     with pytest.raises(StoreError, match="disk full"):
         backend.write_alerts(first)
     assert backend.existing_alert_ids([first[0]["kibana.alert.uuid"]])  # the alerts committed
-    monkeypatch.setattr(alert_index, "load_events", real)
+    monkeypatch.setattr(ingest, "load_events", real)
     backend.write_alerts(second)
     wanted = {a["kibana.alert.uuid"] for a in first + second}
     assert _copied(backend, ".alerts-security.*") == wanted
