@@ -121,17 +121,20 @@ class Engine:
             return Table(columns=[a.name for a in source.fields], rows=[row])
         names: set[str] = set(self.mapped)
         rows: list[Row] = []
+        keep_id, keep_index = "_id" in source.metadata, "_index" in source.metadata
+        keep_version = "_version" in source.metadata
         for doc in documents:
             row = dict(doc.fields)
-            names.update(k for k in row if not k.startswith("\0"))  # not internal keys
-            if "_id" in source.metadata:
+            names.update(row)
+            if keep_id:
                 row["_id"] = doc.id
-            if "_index" in source.metadata:
+            if keep_index:
                 row["_index"] = doc.index
-            if "_version" in source.metadata:
+            if keep_version:
                 row["_version"] = 1
             row["\0doc"] = doc
             rows.append(row)
+        names = {n for n in names if not n.startswith("\0")}  # not internal keys
         columns = sorted(names) + [m for m in source.metadata if m in ("_id", "_index", "_version")]
         return Table(columns=columns, rows=rows)
 

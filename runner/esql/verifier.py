@@ -19,7 +19,7 @@ from runner.errors import QueryError
 from runner.esql import ast
 from runner.esql.patterns import GrokError, dissect_fields, grok_fields
 
-__all__ = ["verify"]
+__all__ = ["field_refs", "verify"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -209,23 +209,24 @@ def _stats(command: ast.Stats, columns: _Columns) -> Iterator[Problem]:
 
 
 def _refs(expr: ast.Expr, columns: _Columns) -> Iterator[Problem]:
-    for node in _fields(expr):
+    for node in field_refs(expr):
         if not columns.has(node.name):
             yield _unknown(node.name, node.pos, columns)
 
 
-def _fields(node: object) -> Iterator[ast.Field]:
+def field_refs(node: object) -> Iterator[ast.Field]:
+    """Every column reference inside a node of the tree."""
     if isinstance(node, ast.Field):
         yield node
         return
     if isinstance(node, tuple):
         for item in node:
-            yield from _fields(item)
+            yield from field_refs(item)
         return
     for slot in getattr(type(node), "__slots__", ()):
         child = getattr(node, slot, None)
         if isinstance(child, tuple) or hasattr(type(child), "__slots__"):
-            yield from _fields(child)
+            yield from field_refs(child)
 
 
 def _unknown(name: str, offset: int, columns: _Columns) -> Problem:
