@@ -122,10 +122,10 @@ def test_time_spans_and_casts() -> None:
 
 def test_keep_drop_rename_patterns_with_backquotes() -> None:
     query = parse_esql(
-        "FROM x | KEEP source.`as`.organization.name, host.* | DROP `a b` | RENAME a AS b"
+        "FROM x | KEEP source.`as`.organization.name, host.*, `a b`, a | DROP `a b` | RENAME a AS b"
     )
     keep, drop, rename = query.commands
-    assert keep == ast.Keep(patterns=("source.as.organization.name", "host.*"))
+    assert keep == ast.Keep(patterns=("source.as.organization.name", "host.*", "a b", "a"))
     assert drop == ast.Drop(patterns=("a b",))
     assert rename == ast.Rename(pairs=(("a", "b"),))
 

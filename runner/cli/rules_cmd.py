@@ -97,12 +97,15 @@ def cmd_validate(args: argparse.Namespace, app: App) -> int:
 def cmd_show(args: argparse.Namespace, app: App) -> int:
     from runner.exceptions.stage import ExceptionCatalog, prepare
     from runner.rules.select import resolve_rule
+    from runner.ruletypes import kind_of
 
     rule = resolve_rule(app.rule_set().rules, args.rule)
     _print_essentials(rule)
     lists = ExceptionCatalog.from_set(app.exception_set()).lists_for(rule)
     now = utcnow()
     applied = prepare(lists, now, app.existing_value_lists()) if lists else None
+    if applied is not None and not getattr(kind_of(rule), "post_filters_value_lists", True):
+        applied = applied.without_post_filter()
     if lists:
         _print_exceptions(lists, applied, now)
     if args.explain:
@@ -155,6 +158,9 @@ def _print_exceptions(
         if applied.post_items:
             names = ", ".join(i.item_id for i in applied.post_items)
             print(f"  applied after the search (large or non-inlined value lists): {names}")
+        if applied.unprocessed:
+            names = ", ".join(i.item_id for i in applied.unprocessed)
+            print(f"  not applied (large value lists; this rule type warns instead): {names}")
         for problem in applied.problems:
             print(f"  not applied: {problem}")
 

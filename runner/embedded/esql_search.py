@@ -15,7 +15,7 @@ after ``STATS`` run there.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,11 +33,14 @@ from runner.errors import QueryError, StoreError
 from runner.esql import ast
 from runner.esql.engine import Document, Engine, Row, Table
 from runner.esql.functions import to_datetime, to_string
+from runner.esql.needed import needed_fields
 from runner.kql import parse_kql
 from runner.search import EsqlColumn, EsqlRequest, EsqlResult, Hit
 from runner.timeutil import utcnow
 
-__all__ = ["documents_by_id", "flatten", "run_esql", "search_esql", "table_result"]
+__all__ = [
+    "documents_by_id", "flatten", "leading_paths", "run_esql", "search_esql", "table_result"
+]  # fmt: skip
 
 
 def search_esql(store: Store, request: EsqlRequest, now: datetime | None = None) -> EsqlResult:
@@ -90,12 +93,14 @@ def run_esql(
         dates = {name for name, info in catalog.fields.items() if info.ms_column}
         dates.add("@timestamp")
         limit = pushed_limit(query, catalog) if pushdown else None
+        wanted = needed_fields(query)
+        paths = None if wanted is None else leading_paths(wanted)
         rows = con.execute(
             f"SELECT _index, _id, _source{kql_columns} FROM events WHERE {where} ORDER BY rowid"
             + ("" if limit is None else f" LIMIT {int(limit)}")
         ).fetchall()
         for row in rows:
-            fields = flatten(json.loads(str(row[2])), dates)
+            fields = flatten(json.loads(str(row[2])), dates, paths)
             matches = {text: bool(row[3 + i]) for i, text in enumerate(kql_texts)}
             documents.append(
                 Document(index=str(row[0]), id=str(row[1]), fields={**fields, "\0kql": matches})
@@ -138,29 +143,68 @@ def documents_by_id(store: Store, indices: Sequence[str], ids: Sequence[str]) ->
     return {hit.id: hit for hit in map(hit_from_row, rows)}
 
 
-def flatten(source: Mapping[str, Any], dates: set[str] | frozenset[str] = frozenset()) -> Row:
-    """A document's fields as ES|QL sees them: dotted names, arrays as multi-values."""
-    found: dict[str, list[Any]] = {}
-    for name, value in _leaves("", source):
-        found.setdefault(name, []).append(value)
+def flatten(
+    source: Mapping[str, Any],
+    dates: set[str] | frozenset[str] = frozenset(),
+    paths: frozenset[str] | None = None,
+) -> Row:
+    """A document's fields as ES|QL sees them: dotted names, arrays as multi-values.  With
+    ``paths`` (:func:`leading_paths` of the query's needed fields), only the objects on the
+    way to those fields are read."""
+    found: dict[str, Any] = {}
+    multi: set[str] = set()  # names whose value in ``found`` is a list of several leaves
+    _collect("", source, found, multi, paths)
     fields: Row = {}
-    for name, items in found.items():
-        converted = [to_datetime(v) for v in items] if name in dates else items
-        kept = [v for v in converted if v is not None]
+    for name, value in found.items():
+        items = value if name in multi else [value]
+        if name in dates:
+            items = [to_datetime(v) for v in items]
+        if len(items) == 1:
+            if items[0] is not None:
+                fields[name] = items[0]
+            continue
+        kept = [v for v in items if v is not None]
         if kept:
             fields[name] = kept[0] if len(kept) == 1 else kept
     return fields
 
 
-def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from _leaves(f"{prefix}.{key}" if prefix else str(key), child)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(prefix, item)
+_LEAF = frozenset({str, int, float, bool, type(None)})
+
+
+def _collect(
+    prefix: str,
+    value: Any,
+    found: dict[str, Any],
+    multi: set[str],
+    paths: frozenset[str] | None,
+) -> None:
+    # JSON gives dicts, lists and scalars; exact type checks keep this hot loop cheap.
+    kind = type(value)
+    if kind not in _LEAF:
+        if kind is dict or (kind is not list and isinstance(value, Mapping)):
+            for key, child in value.items():
+                path = f"{prefix}.{key}" if prefix else str(key)
+                if paths is None or path in paths:
+                    _collect(path, child, found, multi, paths)
+            return
+        if kind is list:
+            for item in value:
+                _collect(prefix, item, found, multi, paths)
+            return
+    if prefix not in found:
+        found[prefix] = value
+    elif prefix in multi:
+        found[prefix].append(value)
     else:
-        yield prefix, value
+        found[prefix] = [found[prefix], value]
+        multi.add(prefix)
+
+
+def leading_paths(names: frozenset[str]) -> frozenset[str]:
+    """Every dotted path that leads to one of ``names`` (``a``, ``a.b`` and ``a.b.c`` for
+    ``a.b.c``): a source key whose path is not among them holds none of the fields."""
+    return frozenset(n.rsplit(".", i)[0] for n in names for i in range(n.count(".") + 1))
 
 
 def _kql_texts(query: ast.Query) -> set[str]:

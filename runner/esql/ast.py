@@ -10,6 +10,7 @@ are frozen and hashable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Literal as TypingLiteral
 
 Scalar = str | int | float | bool | None
@@ -20,9 +21,11 @@ ArithmeticOp = TypingLiteral["+", "-", "*", "/", "%"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Field:
-    """A column: a document field or a name an earlier command made (dotted, backticks gone)."""
+    """A column: a document field or a name an earlier command made (dotted, backticks gone).
+    ``pos`` is its offset in the query text (-1 when built in code), for verification errors."""
 
     name: str
+    pos: int = _field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -208,16 +211,19 @@ class Eval:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Keep:
     patterns: tuple[str, ...]  # with ``*`` wildcards
+    positions: tuple[int, ...] = _field(default=(), compare=False)  # offsets of the patterns
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Drop:
     patterns: tuple[str, ...]
+    positions: tuple[int, ...] = _field(default=(), compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Rename:
     pairs: tuple[tuple[str, str], ...]  # (old, new)
+    spans: tuple[tuple[int, int], ...] = _field(default=(), compare=False)  # each clause's text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -240,6 +246,7 @@ class Limit:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class MvExpand:
     field: str
+    pos: int = _field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,10 @@ class Engine:
     kql: KqlTest | None = None
     # Fields the source indices map: columns of ``FROM`` even when no document has a value.
     mapped: tuple[str, ...] = ()
+    # Each expression compiled once into a function of the row (see ``compiled``).
+    _compiled: dict[int, tuple[ast.Expr, Callable[[Row], Any]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def error(self, message: str) -> EsqlRuntimeError:
         return EsqlRuntimeError(message, query=self.query.text, line=1, column=1)
@@ -121,28 +126,33 @@ class Engine:
             return Table(columns=[a.name for a in source.fields], rows=[row])
         names: set[str] = set(self.mapped)
         rows: list[Row] = []
+        keep_id, keep_index = "_id" in source.metadata, "_index" in source.metadata
+        keep_version = "_version" in source.metadata
         for doc in documents:
             row = dict(doc.fields)
-            names.update(k for k in row if not k.startswith("\0"))  # not internal keys
-            if "_id" in source.metadata:
+            names.update(row)
+            if keep_id:
                 row["_id"] = doc.id
-            if "_index" in source.metadata:
+            if keep_index:
                 row["_index"] = doc.index
-            if "_version" in source.metadata:
+            if keep_version:
                 row["_version"] = 1
             row["\0doc"] = doc
             rows.append(row)
+        names = {n for n in names if not n.startswith("\0")}  # not internal keys
         columns = sorted(names) + [m for m in source.metadata if m in ("_id", "_index", "_version")]
         return Table(columns=columns, rows=rows)
 
     def _command(self, command: ast.Command, table: Table) -> Table:
         if isinstance(command, ast.Where):
-            table.rows = [r for r in table.rows if self.eval(command.condition, r) is True]
+            condition = self.compiled(command.condition)
+            table.rows = [r for r in table.rows if condition(r) is True]
             return table
         if isinstance(command, ast.Eval):
             for assign in command.fields:
+                compute, name = self.compiled(assign.expr), assign.name
                 for row in table.rows:
-                    row[assign.name] = self.eval(assign.expr, row)
+                    row[name] = compute(row)
                 table.types.pop(assign.name, None)
                 table.columns = [c for c in table.columns if c != assign.name] + [assign.name]
             return table
@@ -180,7 +190,7 @@ class Engine:
         )
 
     def _key(self, expr: ast.Expr) -> Callable[[Row], Any]:
-        return lambda row: self.eval(expr, row)
+        return self.compiled(expr)
 
     def _mv_expand(self, name: str, table: Table, cap: int | None = None) -> Table:
         rows: list[Row] = []
@@ -231,8 +241,9 @@ class Engine:
             not (isinstance(g.expr, ast.Field) and g.expr.name == g.name) for g in command.groups
         ]
         inline_keys: dict[int, list[tuple[Any, ...]]] = {}
+        keys = [self.compiled(g.expr) for g in command.groups]
         for row in table.rows:
-            computed = [self.eval(g.expr, row) for g in command.groups]
+            computed = [key(row) for key in keys]
             member = row
             if any(aliased):
                 member = dict(row)
@@ -304,8 +315,8 @@ class Engine:
     def _call_aggregate(self, call: ast.Call, rows: list[Row]) -> Any:
         if call.star or (call.name == "count" and not call.args):
             return len(rows)
-        arg = call.args[0] if call.args else None
-        items = [v for r in rows for v in values(self.eval(arg, r))] if arg is not None else []
+        arg = self.compiled(call.args[0]) if call.args else None
+        items = [v for r in rows for v in values(arg(r))] if arg is not None else []
         name = call.name
         if name == "count":
             return len(items)
@@ -338,6 +349,12 @@ class Engine:
     # ---- expressions ---------------------------------------------------------------------
 
     def eval(self, expr: ast.Expr, row: Row, *, rows: list[Row] | None = None) -> Any:
+        if rows is None:
+            return self.compiled(expr)(row)
+        return self._eval(expr, row, rows=rows)
+
+    def _eval(self, expr: ast.Expr, row: Row, *, rows: list[Row] | None = None) -> Any:
+        """An expression over aggregates (``rows`` is the group): evaluated as it is walked."""
         if isinstance(expr, ast.Literal):
             if isinstance(expr.value, tuple):
                 return list(expr.value) if len(expr.value) > 1 else pack(expr.value)
@@ -444,6 +461,202 @@ class Engine:
         if function is None:
             raise self.error(f"Unknown function [{name}]")
         return function(*(self.eval(a, row, rows=rows) for a in call.args))
+
+    # ---- expressions compiled to functions of the row -------------------------------------
+
+    def compiled(self, expr: ast.Expr) -> Callable[[Row], Any]:
+        """``expr`` as a function of one row, built once: the same values as walking the tree
+        (``_eval``), without dispatching on every node of every row."""
+        found = self._compiled.get(id(expr))
+        if found is not None and found[0] is expr:
+            return found[1]
+        function = self._build(expr)
+        self._compiled[id(expr)] = (expr, function)
+        return function
+
+    def _build(self, expr: ast.Expr) -> Callable[[Row], Any]:
+        if isinstance(expr, ast.Literal):
+            constant = expr.value
+            if isinstance(constant, tuple):
+                if len(constant) > 1:
+                    items = constant
+                    return lambda row: list(items)  # a fresh list: callers may keep it
+                packed = pack(constant)
+                return lambda row: packed
+            return lambda row: constant
+        if isinstance(expr, ast.Field):
+            return operator.methodcaller("get", expr.name)
+        if isinstance(expr, ast.Call):
+            return self._build_call(expr)
+        if isinstance(expr, ast.And | ast.Or | ast.Not):
+            return self._build_logic(expr)
+        if isinstance(expr, ast.Comparison):
+            op, left, right = expr.op, self.compiled(expr.left), self.compiled(expr.right)
+            return lambda row: _compare(op, left(row), right(row))
+        if isinstance(expr, ast.Arithmetic):
+            math_op, left, right = expr.op, self.compiled(expr.left), self.compiled(expr.right)
+            return lambda row: _arithmetic(math_op, left(row), right(row))
+        if isinstance(expr, ast.Negate):
+            inner = self.compiled(expr.expr)
+
+            def negate(row: Row) -> Any:
+                value = single(inner(row))
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    return None
+                return overflow(-value)
+
+            return negate
+        if isinstance(expr, ast.IsNull):
+            inner, negated = self.compiled(expr.expr), expr.negated
+            if negated:
+                return lambda row: inner(row) is not None
+            return lambda row: inner(row) is None
+        if isinstance(expr, ast.In):
+            return self._build_in(expr)
+        if isinstance(expr, ast.Like):
+            return self._build_like(expr)
+        if isinstance(expr, ast.TimeSpan):
+            span = expr
+            return lambda row: _span(span)  # a fresh Span each time, as walking makes it
+        if isinstance(expr, ast.Cast):
+            call = ast.Call(name=_CASTS.get(expr.type, "to_string"), args=(expr.expr,))
+            built = self._build_call(call)
+            self._compiled[id(call)] = (call, built)  # keeps ``call`` alive with its id
+            return built
+        if isinstance(expr, ast.Match):
+            field_of, target = self.compiled(expr.field), str(expr.value).lower()
+
+            def match(row: Row) -> Any:
+                found = values(field_of(row))
+                return any(target in str(v).lower() for v in found) if found else None
+
+            return match
+        message = f"{type(expr).__name__} is not supported"
+
+        def unsupported(row: Row) -> Any:
+            raise self.error(message)
+
+        return unsupported
+
+    def _build_logic(self, expr: ast.And | ast.Or | ast.Not) -> Callable[[Row], Any]:
+        if isinstance(expr, ast.And):
+            left, right = self.compiled(expr.left), self.compiled(expr.right)
+
+            def both(row: Row) -> Any:
+                first = left(row)
+                if first is False:
+                    return False
+                second = right(row)
+                if second is False:
+                    return False
+                return True if first is True and second is True else None
+
+            return both
+        if isinstance(expr, ast.Or):
+            left, right = self.compiled(expr.left), self.compiled(expr.right)
+
+            def either(row: Row) -> Any:
+                first = left(row)
+                if first is True:
+                    return True
+                second = right(row)
+                if second is True:
+                    return True
+                return False if first is False and second is False else None
+
+            return either
+        inner = self.compiled(expr.expr)
+
+        def negation(row: Row) -> Any:
+            value = inner(row)
+            return None if value is None else not value
+
+        return negation
+
+    def _build_call(self, call: ast.Call) -> Callable[[Row], Any]:
+        name = call.name
+        if name == "now":
+            return lambda row: self.now
+        if name == "kql":
+            text = str(_literal(call.args[0]))
+
+            def kql(row: Row) -> Any:
+                if self.kql is None:
+                    raise self.error("KQL() is not available here")
+                return self.kql(row, text)
+
+            return kql
+        args = [self.compiled(a) for a in call.args]
+        if name == "case":
+
+            def case(row: Row) -> Any:
+                for i in range(0, len(args) - 1, 2):
+                    if args[i](row) is True:
+                        return args[i + 1](row)
+                return args[-1](row) if len(args) % 2 else None
+
+            return case
+        if name == "date_trunc":
+            span = call.args[0]
+            if not isinstance(span, ast.TimeSpan):
+
+                def not_a_span(row: Row) -> Any:
+                    raise self.error("DATE_TRUNC takes a time span such as 1 hour")
+
+                return not_a_span
+            unit = (span.value, span.unit)
+            return lambda row: date_trunc(unit, args[1](row))
+        function = FUNCTIONS.get(name)
+        if function is None:
+
+            def unknown(row: Row) -> Any:
+                raise self.error(f"Unknown function [{name}]")
+
+            return unknown
+        if len(args) == 1:
+            (only,) = args
+            return lambda row: function(only(row))
+        return lambda row: function(*[a(row) for a in args])
+
+    def _build_in(self, expr: ast.In) -> Callable[[Row], Any]:
+        inner, negated = self.compiled(expr.expr), expr.negated
+        options = [self.compiled(v) for v in expr.values]
+
+        def within(row: Row) -> Any:
+            value = inner(row)
+            if value is None or isinstance(value, list):
+                return None
+            found = [o(row) for o in options]
+            hit = any(_compare("==", value, o) is True for o in found)
+            if not hit and any(o is None for o in found):
+                return None
+            return (not hit) if negated else hit
+
+        return within
+
+    def _build_like(self, expr: ast.Like) -> Callable[[Row], Any]:
+        inner, negated, regex = self.compiled(expr.expr), expr.negated, expr.regex
+        fixed = list(expr.patterns)
+        computed = [self.compiled(c) for c in expr.computed]
+        everything = ".*" if regex else "*"
+
+        def like(row: Row) -> Any:
+            value = inner(row)
+            patterns = list(fixed)
+            for pattern_of in computed:
+                pattern = single(pattern_of(row))
+                if pattern is None:
+                    return None
+                patterns.append(str(pattern))
+            if all(p == everything for p in patterns):
+                # Elasticsearch rewrites a match-everything pattern to IS NOT NULL.
+                return (value is None) if negated else (value is not None)
+            if value is None or isinstance(value, list):
+                return None
+            hit = any(_like(p, str(value), regex) for p in patterns)
+            return (not hit) if negated else hit
+
+        return like
 
 
 _AGGREGATES = frozenset(

@@ -18,6 +18,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from runner.errors import QueryError
 from runner.esql import ast
+from runner.esql.verifier import verify
 
 __all__ = ["TIME_UNITS", "parse_esql"]
 
@@ -128,25 +129,32 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Eval(fields=children[0])
 
     def keep_command(self, children: list[Any]) -> ast.Keep:
-        return ast.Keep(patterns=children[0])
+        names, positions = zip(*children[0], strict=True)
+        return ast.Keep(patterns=names, positions=positions)
 
     def drop_command(self, children: list[Any]) -> ast.Drop:
-        return ast.Drop(patterns=children[0])
+        names, positions = zip(*children[0], strict=True)
+        return ast.Drop(patterns=names, positions=positions)
 
-    def id_patterns(self, children: list[str]) -> tuple[str, ...]:
+    def id_patterns(self, children: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
         return tuple(children)
 
-    def id_pattern(self, children: list[Token]) -> str:
-        return ".".join(_name(t) for t in children)
+    @v_args(meta=True)
+    def id_pattern(self, meta: Any, children: list[Token]) -> tuple[str, int]:
+        return ".".join(_name(t) for t in children), meta.start_pos
 
-    def rename_command(self, children: list[tuple[str, str]]) -> ast.Rename:
-        return ast.Rename(pairs=tuple(children))
+    def rename_command(self, children: list[_Clause]) -> ast.Rename:
+        return ast.Rename(pairs=tuple(c.pair for c in children),
+                          spans=tuple(c.span for c in children))  # fmt: skip
 
-    def rename_as(self, children: list[str]) -> tuple[str, str]:
-        return (children[0], children[1])
+    @v_args(meta=True)
+    def rename_as(self, meta: Any, children: list[tuple[str, int]]) -> _Clause:
+        return _Clause((children[0][0], children[1][0]), (meta.start_pos, meta.end_pos))
 
-    def rename_assign(self, children: list[str]) -> tuple[str, str]:
-        return (children[1], children[0])  # new = old
+    @v_args(meta=True)
+    def rename_assign(self, meta: Any, children: list[tuple[str, int]]) -> _Clause:
+        # new = old
+        return _Clause((children[1][0], children[0][0]), (meta.start_pos, meta.end_pos))
 
     def stats_command(self, children: list[Any]) -> ast.Stats:
         inline = isinstance(children[0], Token) and children[0].type in ("INLINE", "INLINESTATS")
@@ -186,7 +194,7 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Limit(count=int(children[0]))
 
     def mv_expand_command(self, children: list[Any]) -> ast.MvExpand:
-        return ast.MvExpand(field=children[0].name)
+        return ast.MvExpand(field=children[0].name, pos=children[0].pos)
 
     def grok_command(self, children: list[Any]) -> ast.Grok:
         patterns = [c.value for c in children[1:]]
@@ -237,9 +245,13 @@ class _ToAst(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def field(self, meta: Any, children: list[Any]) -> ast.Assign:
-        # Elasticsearch names an unnamed expression by its text as written.
-        name = self.text[meta.start_pos : meta.end_pos]
-        return ast.Assign(name=name, expr=children[0])
+        # Elasticsearch names an unnamed expression by its text as written, and a bare column
+        # by its name (backquotes gone).
+        expr = children[0]
+        name = (
+            expr.name if isinstance(expr, ast.Field) else self.text[meta.start_pos : meta.end_pos]
+        )
+        return ast.Assign(name=name, expr=expr)
 
     def named_field(self, children: list[Any]) -> ast.Assign:
         return ast.Assign(name=children[0].name, expr=children[1])
@@ -330,8 +342,9 @@ class _ToAst(Transformer[Token, Any]):
         key, value = children
         return (key.value, value.value)
 
-    def qualified_name(self, children: list[Token]) -> ast.Field:
-        return ast.Field(name=".".join(_name(t) for t in children))
+    @v_args(meta=True)
+    def qualified_name(self, meta: Any, children: list[Token]) -> ast.Field:
+        return ast.Field(name=".".join(_name(t) for t in children), pos=meta.start_pos)
 
     def null(self, _: list[Any]) -> ast.Literal:
         return ast.Literal(value=None)
@@ -387,6 +400,14 @@ class _ToAst(Transformer[Token, Any]):
             raise _Located(f"KQL() query: {exc.reason}", name.start_pos or 0) from None
 
 
+class _Clause:
+    __slots__ = ("pair", "span")
+
+    def __init__(self, pair: tuple[str, str], span: tuple[int, int]) -> None:
+        self.pair = pair
+        self.span = span
+
+
 class _Map:
     __slots__ = ("entries",)
 
@@ -418,6 +439,7 @@ def parse_esql(text: str) -> ast.Query:
             line, column = _position(text, exc.orig_exc.offset)
             raise QueryError(exc.orig_exc.message, query=text, line=line, column=column) from None
         raise
+    verify(query)
     return query
 
 

@@ -70,7 +70,8 @@ GROK_PATTERNS: Mapping[str, str] = {
 
 _REFERENCE = re.compile(r"%\{(\w+)(?::([\w.@\[\]]+))?(?::(int|float|long|double|boolean))?\}")
 _ATOMIC = re.compile(r"\(\?>")
-_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<([A-Za-z_][\w.@]*)>")
+# Not after an escaping backslash (an escaped backslash, ``\\(?<x>``, leaves it a group).
+_NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?<([A-Za-z_][\w.@]*)>")
 
 
 class GrokError(ValueError):
@@ -102,13 +103,16 @@ def compile_grok(pattern: str) -> tuple[re.Pattern[str], tuple[tuple[str, str, s
     def named(m: re.Match[str]) -> str:
         # An Oniguruma named group written in the pattern itself is a keyword column.
         group = f"g{len(captures)}"
-        captures.append((group, m.group(1), "keyword"))
-        return f"(?P<{group}>"
+        captures.append((group, m.group(2), "keyword"))
+        return f"{m.group(1)}(?P<{group}>"
 
     # Named groups of the pattern as written, then the %{NAME:field} references.
     pattern = _NAMED_GROUP.sub(named, pattern)
     expanded = expand(pattern, 0)
-    return re.compile(expanded), tuple(captures)
+    try:
+        return re.compile(expanded), tuple(captures)
+    except re.error as exc:
+        raise GrokError(f"Invalid GROK pattern [{pattern}]: {exc}") from None
 
 
 def grok_fields(pattern: str) -> tuple[tuple[str, str], ...]:

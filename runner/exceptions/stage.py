@@ -71,6 +71,20 @@ class AppliedExceptions:
     lists: Mapping[str, ValueList] = field(default_factory=dict)
     active: int = 0
     problems: tuple[ExceptionListError, ...] = ()
+    # Items of large value lists a rule type does not apply after the search (ES|QL).
+    unprocessed: tuple[ExceptionItem, ...] = ()
+
+    def without_post_filter(self) -> AppliedExceptions:
+        """For a rule type that only sends the filter (Kibana's ES|QL executor): the large
+        value-list items are not applied but reported (``unprocessed_warning``)."""
+        return dataclasses.replace(self, post_items=(), unprocessed=self.post_items)
+
+    def unprocessed_warning(self) -> str | None:
+        """Kibana's ``getUnprocessedExceptionsWarnings``: the items' names."""
+        if not self.unprocessed:
+            return None
+        names = ", ".join(item.name for item in self.unprocessed)
+        return f"The following exceptions won't be applied to rule execution: {names}"
 
     def apply(self, rule: Rule) -> Rule:
         """The rule with the exception filter negated into its filters (Kibana's

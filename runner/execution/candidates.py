@@ -70,6 +70,7 @@ class CandidateBatch:
     more: bool = False  # the search hit its size limit: matches may remain unseen
     partial_reason: str | None = None  # the backend answered from part of the data
     warnings: tuple[str, ...] = ()  # the rule type's own warnings (partial failure)
+    requests: int = 1  # searches sent (Kibana's ES|QL executor warns once per request)
 
 
 # Drops candidates whose alert already exists, so re-found events never use up the cap.

@@ -154,7 +154,7 @@ class Executor:
         created_ids = set(outcome.created)
         created = sum(1 for c in chosen if c.id in created_ids)
         duplicates += sum(1 for c in chosen if c.id in set(outcome.duplicates))
-        warnings = [MAX_SIGNALS_WARNING] if capped else []
+        warnings = [*_unprocessed(applied, batch), *([MAX_SIGNALS_WARNING] if capped else [])]
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
         warnings += _exception_warnings(applied)
@@ -231,7 +231,7 @@ class Executor:
                 execution_id=stamp.execution_id, search_ms=search_ms, index_ms=_ms_since(t1),
                 candidates=len(batch.candidates) + duplicates, duplicates=duplicates,
             )  # fmt: skip
-        warnings = [w for w in (written.warning,) if w]
+        warnings = [*_unprocessed(applied, batch), *(w for w in (written.warning,) if w)]
         if batch.partial_reason:
             warnings.append(f"Partial results: {batch.partial_reason}")
         warnings += _exception_warnings(applied)
@@ -256,8 +256,13 @@ class Executor:
         """Items active at the execution's (logical) time, checked at every execution."""
         if self.exceptions is None:
             return NO_EXCEPTIONS
+        from runner.ruletypes import kind_of  # the rule types import this package
+
         lists = self.exceptions.lists_for(rule)
-        return prepare(lists, now, self.value_lists) if lists else NO_EXCEPTIONS
+        applied = prepare(lists, now, self.value_lists) if lists else NO_EXCEPTIONS
+        if not getattr(kind_of(rule), "post_filters_value_lists", True):
+            applied = applied.without_post_filter()
+        return applied
 
     def _candidates(
         self,
@@ -344,6 +349,13 @@ def _exception_warnings(applied: AppliedExceptions) -> list[str]:
         return []
     listed = "; ".join(str(p) for p in applied.problems)
     return [f"The following exceptions won't be applied to rule execution: {listed}"]
+
+
+def _unprocessed(applied: AppliedExceptions, batch: CandidateBatch) -> list[str]:
+    """Kibana's ES|QL executor pushes its unprocessed-exceptions warning before each request,
+    ahead of the max-signals warning."""
+    warning = applied.unprocessed_warning()
+    return [warning] * batch.requests if warning else []
 
 
 def _post_excluded(candidate: Candidate, applied: AppliedExceptions) -> bool:

@@ -84,6 +84,9 @@ def _unset(document: dict[str, Any], path: str) -> None:
 
 class EsqlKind:
     name = "esql"
+    # Kibana's esqlExecutor sends only the exception filter: items of large value lists are
+    # not applied after the search but named in a warning before each request.
+    post_filters_value_lists = False
 
     def candidates(
         self, backend: Backend, rule: Rule, window: Window, stamp: AlertStamp, fresh: Fresh
@@ -97,7 +100,9 @@ class EsqlKind:
         seen: set[str] = set()
         size = rule.max_signals
         suppressing = rule.alert_suppression is not None
+        requests = 0
         while size <= rule.max_signals * PAGE_ROUNDS:
+            requests += 1
             result = backend.search_esql(esql_request(rule, window.start, window.end, size))
             rows = result.documents()
             first = size - rule.max_signals
@@ -127,7 +132,7 @@ class EsqlKind:
             if enough or len(rows) < size:
                 break
             size += rule.max_signals
-        return CandidateBatch(candidates=tuple(kept))
+        return CandidateBatch(candidates=tuple(kept), requests=requests)
 
     def explain(
         self, rule: Rule, end: datetime, fields: FieldTypes | None = None
