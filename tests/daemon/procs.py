@@ -99,6 +99,11 @@ class DaemonProcess:
                 if line.get("event") == name and all(line.get(k) == v for k, v in fields.items())
             ]  # fmt: skip
 
+    def events_all(self) -> list[Line]:
+        """Every JSON log line so far."""
+        with self._changed:
+            return list(self.lines)
+
     def wait_for(self, check: Callable[[], bool], timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:

@@ -1,0 +1,368 @@
+"""The fault drills: ``runner daemon`` processes against a cluster behind the fault proxy.
+
+Each drill feeds events while daemons run, injects its faults, lets the daemons settle (every
+rule covered past the last event, every notification acknowledged), stops them cleanly and
+hands the cluster to the invariant checker (:mod:`tests.drills.invariants`).  The same
+functions run as pytest drills (``-m drill``, tests/drills/test_drills.py) and from
+``scripts/drills.py``, which prints the figures.
+
+- :func:`network_drill`: refused connections, a ``_bulk`` reset in its request and in its
+  answer, a search stalled past the request timeout, bursts of 429 and 503, a ``_bulk``
+  answered 200 with items failed, and a 503 burst on the outbox record of a sent notification;
+- :func:`process_drill`: SIGKILL before a search, in the middle of a write (the alerts are
+  written, the answer never arrives), after the write and before the run state, and at a
+  random moment; a restart after each;
+- :func:`outage_drill`: the cluster down longer than the rules' catch-up limit: the gap is
+  reported, then ``runner backfill --gaps`` searches it;
+- :func:`three_daemons_drill`: three daemons, one killed and restarted repeatedly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner.timeutil import parse_absolute
+from tests.daemon.procs import DaemonProcess, Processes, Workspace
+from tests.drills.cluster import Target, target
+from tests.drills.events import Feeder, write_rules
+from tests.drills.figures import Figures, lease_moves
+from tests.drills.invariants import Verdict, check
+from tests.drills.proxy import FaultProxy, Request, Response
+from tests.drills.receiver import Receiver
+from tests.notify.factories import write_notify_files
+
+LEASE_TTL = "2s"
+REQUEST_TIMEOUT = 3  # seconds; the stall fault holds a request longer
+MAX_RETRIES = 2
+# An execution (with its catch-up windows) on a loaded stand-in takes up to a few seconds.
+BUDGET = "6s"
+
+
+class Drill:
+    """One drill's world: cluster, proxy, webhook receiver, rules, daemons, feeder."""
+
+    def __init__(
+        self, root: Path, cluster: Target, *, rules: int, interval: int, lookback: int
+    ) -> None:
+        self.cluster = cluster
+        self.proxy = FaultProxy(cluster.url, stall=REQUEST_TIMEOUT + 1.5).start()
+        self.receiver = Receiver()
+        self.workspace = Workspace(root)
+        self.rule_ids = write_rules(
+            self.workspace.rules, rules, cluster.events_index, interval=interval, lookback=lookback
+        )
+        write_notify_files(root, self.receiver.url)
+        self.workspace.env.update(
+            RUNNER_ES_URL=self.proxy.url, RUNNER_DAEMON_LEASE_TTL=LEASE_TTL,
+            RUNNER_ES_REQUEST_TIMEOUT=str(REQUEST_TIMEOUT), RUNNER_ES_MAX_RETRIES=str(MAX_RETRIES),
+            RUNNER_NOTIFY_INTERVAL="500ms", RUNNER_NOTIFY_RETRY_BASE="200ms",
+            RUNNER_NOTIFY_RETRY_MAX="1s", RUNNER_NOTIFY_TIMEOUT="1", **cluster.env(),
+        )  # fmt: skip
+        self.proxy.after(*self.receiver.outbox_watch(f"{cluster.prefix}-outbox"))
+        self.processes = Processes(self.workspace)
+        self.feeder = Feeder(cluster, rules)
+        self.figures = Figures(drills=1)
+        self.kills: list[str] = []  # kill points, in order
+
+    def close(self) -> None:
+        self.processes.close()
+        self.proxy.stop()
+        self.receiver.stop()
+
+    # -- daemons -------------------------------------------------------------------------
+    def daemon(self, name: str) -> DaemonProcess:
+        self.workspace.env["RUNNER_DAEMON_NAME"] = name
+        return self.processes.daemon("--budget", BUDGET, "--workers", "3", "--grace", "5s")
+
+    def daemons(self) -> list[DaemonProcess]:
+        return list(self.processes._started)
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [line for d in self.daemons() for line in d.events_all()]
+
+    def tail(self, lines: int = 25) -> str:
+        """The end of every daemon's log, for a failed drill's message."""
+        return "\n".join(
+            f"--- daemon {d.proc.pid} (exit {d.proc.poll()}):\n" + "".join(d.raw[-lines:])
+            for d in self.daemons()
+        )  # fmt: skip
+
+    def wait_every_rule_ran(self, timeout: float = 60) -> None:
+        def ran() -> set[str]:
+            return {str(line.get("rule_id")) for line in self.lines()
+                    if line.get("event") == "rule_executed"}  # fmt: skip
+
+        eventually(lambda: set(self.rule_ids) <= ran(), timeout, "every rule executed once")
+
+    def kill(self, daemon: DaemonProcess, point: str) -> None:
+        """SIGKILL, outside the window between a webhook's acknowledgement and its record."""
+        with self.receiver.quiet():
+            daemon.proc.send_signal(signal.SIGKILL)
+            daemon.proc.wait(10)
+        self.kills.append(point)
+        self.figures.faults[f"sigkill_{point}"] += 1
+
+    # -- settling and checking -----------------------------------------------------------
+    def covered_to(self) -> dict[str, datetime]:
+        return {
+            str(doc["rule_id"]): parse_absolute(str(doc["covered_to"]))
+            for doc in self.cluster.search(f"{self.cluster.prefix}-state")
+            if doc.get("covered_to")
+        }  # fmt: skip
+
+    def settle(self, timeout: float = 90) -> None:
+        """Feeding stopped: wait until every rule searched past the last event and every
+        alert's notification was acknowledged, then stop the daemons (SIGTERM)."""
+        self.feeder.stop()
+        last = self.feeder.last
+        assert last is not None, "the feeder wrote nothing"
+        eventually(lambda: all(self.covered_to().get(r, last) > last for r in self.rule_ids)
+                   and set(self.covered_to()) >= set(self.rule_ids),
+                   timeout, "every rule searched past the last event")  # fmt: skip
+
+        def notified() -> bool:
+            ids = {str(a["_id"]) for a in self.cluster.search(self.cluster.alerts_index)}
+            return ids <= self.receiver.delivered()
+
+        eventually(notified, timeout, "every alert's notification acknowledged")
+        time.sleep(0.5)  # a redelivery would show up now
+        for daemon in self.daemons():
+            if daemon.proc.poll() is None:
+                daemon.send(signal.SIGTERM)
+        for daemon in self.daemons():
+            if daemon.proc.returncode is None:
+                code = daemon.wait(20)
+                assert code == 0, f"daemon exited {code}: {''.join(daemon.raw[-10:])}"
+
+    def verdict(self, *, notified: set[str] | None = None) -> Verdict:
+        return check(self.cluster, self.feeder.events, self.receiver, notified=notified)
+
+    def conclude(self) -> Outcome:
+        """The verdict after the daemons stopped; then, when gaps were reported,
+        ``runner backfill --gaps`` and the verdict again (backfills notify nobody)."""
+        before = self.verdict()
+        after = before
+        if before.gaps:
+            notified = {str(a["_id"]) for a in self.cluster.search(self.cluster.alerts_index)}
+            done = self.workspace.cli("backfill", "--gaps", timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+            after = self.verdict(notified=notified)
+        figures = self.figures
+        figures.faults.update(self.proxy.injected)
+        lines = self.lines()
+        figures.executions = sum(1 for line in lines if line.get("event") == "rule_executed")
+        figures.record(after)
+        figures.lost = len(before.lost) + len(after.lost)
+        figures.backfilled = len(before.in_gaps)
+        moves = lease_moves(lines)
+        figures.moved, figures.longest_unowned_s = moves.moved, moves.longest_unowned_s
+        figures.gaps_reported = len(before.gaps)
+        return Outcome(figures=figures, before=before, after=after)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    figures: Figures
+    before: Verdict  # when the daemons stopped
+    after: Verdict  # after `runner backfill --gaps` (the same when no gap was reported)
+
+    def problems(self) -> list[str]:
+        """What breaks an invariant: alerts lost (not written, not in a reported gap) or
+        duplicated, notifications lost or repeated, gaps still open after the backfill."""
+        found = [f"when the daemons stopped: {p}" for p in self.before.problems()]
+        found += [f"after the backfill: {p}" for p in self.after.problems()]
+        if self.after.in_gaps or self.after.gaps:
+            found.append(f"still open after the backfill: {len(self.after.gaps)} gap(s)")
+        return found
+
+
+@contextlib.contextmanager
+def drill(
+    root: Path, url: str | None, *, rules: int, interval: int = 2, lookback: int = 12
+) -> Iterator[Drill]:
+    """Rules every 2s over the last 12 by default: a catch-up limit of 20s, past a kill's
+    restart and the hold its execution leaves behind (budget and lease time, 8s)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with target(root, url) as cluster:
+        (root / "ws").mkdir()
+        world = Drill(root / "ws", cluster, rules=rules, interval=interval, lookback=lookback)
+        try:
+            yield world
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{world.tail()}") from None
+        finally:
+            world.close()
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s: {what}")
+        time.sleep(0.1)
+
+
+def _alerts_bulk(index: str, rule: str | None = None) -> Callable[[Request], bool]:
+    def match(request: Request) -> bool:
+        if not request.bulk:
+            return False
+        lines = request.lines()
+        docs = lines[1::2]
+        ours = bool(lines) and next(iter(lines[0].values())).get("_index") == index
+        return ours and (rule is None or any(d.get("kibana.alert.rule.rule_id") == rule
+                                             for d in docs))  # fmt: skip
+
+    return match
+
+
+def _eql_search(rule_k: int | None = None) -> Callable[[Request], bool]:
+    def match(request: Request) -> bool:
+        if not request.path.endswith("/_eql/search"):
+            return False
+        return rule_k is None or f'"parent-{rule_k}"' in str((request.json() or {}).get("query"))
+
+    return match
+
+
+def _wait_consumed(proxy: FaultProxy, timeout: float, what: str) -> None:
+    eventually(lambda: proxy.pending() == 0, timeout, f"the fault was injected: {what}")
+
+
+# -- the drills ------------------------------------------------------------------------------
+def network_drill(root: Path, url: str | None = None) -> Outcome:
+    with drill(root, url, rules=2) as world:
+        daemon = world.daemon("net-1")
+        world.wait_every_rule_ran()
+        world.feeder.start()
+        proxy, alerts_index = world.proxy, world.cluster.alerts_index
+        steps: list[tuple[str, int, Callable[[Request], bool]]] = [
+            ("http_429", 3, lambda r: True),
+            ("http_503", 3, lambda r: True),
+            ("stall", 1, _eql_search()),
+            ("reset_bulk_request", 1, _alerts_bulk(alerts_index)),
+            ("reset_bulk_response", 1, _alerts_bulk(alerts_index)),
+            ("bulk_items_failed", 1, _alerts_bulk(alerts_index)),
+            # Longer than the client's retries, on recording a delivered notification as sent.
+            ("http_503", MAX_RETRIES + 1, _outbox_mark(world.cluster.prefix)),
+        ]
+        for kind, count, match in steps:
+            seen = len(daemon.events("rule_executed", status="succeeded"))
+            proxy.inject(kind, count=count, match=match)
+            _wait_consumed(proxy, 60, kind)
+            daemon.wait_event("rule_executed", count=seen + 1, timeout=60, status="succeeded")
+        proxy.refuse_for(1.5)
+        world.settle()
+        return world.conclude()
+
+
+def _outbox_mark(prefix: str) -> Callable[[Request], bool]:
+    def match(request: Request) -> bool:
+        if request.method != "PUT" or not request.path.startswith(f"/{prefix}-outbox/_doc/"):
+            return False
+        return (request.json() or {}).get("status") == "sent"
+
+    return match
+
+
+def process_drill(root: Path, url: str | None = None, *, seed: int = 16) -> Outcome:
+    """SIGKILL at chosen points of an execution of rule k (k = 0, 1, 2), then at random."""
+    rng = random.Random(seed)
+    with drill(root, url, rules=3) as world:
+        prefix, alerts_index = world.cluster.prefix, world.cluster.alerts_index
+        daemon = world.daemon("proc-1")
+        world.wait_every_rule_ran()
+        world.feeder.start()
+        for k, point in enumerate(("before_search", "mid_write", "after_write_before_state")):
+            rule = world.rule_ids[k]
+            fired: list[bool] = []
+            wrote: list[bool] = []
+            victim = daemon
+
+            def kill_once(why: str, victim: DaemonProcess = victim,
+                          fired: list[bool] = fired) -> bool:  # fmt: skip
+                if fired:
+                    return False
+                fired.append(True)
+                world.kill(victim, why)
+                return True
+
+            if point == "before_search":
+                world.proxy.before(_eql_search(k), lambda r, p=point, f=kill_once: f(p))
+            elif point == "mid_write":
+                world.proxy.after(_alerts_bulk(alerts_index, rule),
+                                  lambda r, s, p=point, f=kill_once: f(p))  # fmt: skip
+            else:
+
+                def note(request: Request, response: Response, wrote: list[bool] = wrote) -> None:
+                    wrote.append(True)
+
+                world.proxy.after(_alerts_bulk(alerts_index, rule), note)
+                world.proxy.before(
+                    lambda r, rule=rule: r.method == "PUT"
+                    and r.path == f"/{prefix}-state/_doc/{rule}",
+                    lambda r, p=point, f=kill_once, w=wrote: bool(w) and f(p),
+                )  # fmt: skip
+            eventually(lambda fired=fired: bool(fired), 60, f"a kill {point}")
+            daemon = world.daemon("proc-1")
+            daemon.wait_event("daemon_started", timeout=60)
+        time.sleep(rng.uniform(0.5, 1.5))
+        world.kill(daemon, "random")
+        world.daemon("proc-1").wait_event("daemon_started", timeout=60)
+        world.settle()
+        return world.conclude()
+
+
+def outage_drill(root: Path, url: str | None = None) -> Outcome:
+    """Down for 12s, past the catch-up limit (4s look-back + 4 windows of 1s): a gap is
+    reported (execution log, ``runner status``), nothing is lost, and ``runner backfill
+    --gaps`` then writes the alerts it held."""
+    with drill(root, url, rules=2, interval=1, lookback=4) as world:
+        world.daemon("out-1")
+        world.wait_every_rule_ran()
+        world.feeder.start()
+        time.sleep(1.0)
+        world.proxy.refuse_for(12.0)
+        world.settle()
+        status = world.workspace.cli("status", "--json")
+        assert status.returncode == 0, status.stderr
+        shown = [json.loads(line) for line in status.stdout.splitlines()]
+        outcome = world.conclude()
+        gaps = outcome.before.gaps
+        assert gaps, "an outage past the catch-up limit reported no gap"
+        assert sum(len(rule["open_gaps"]) for rule in shown) == len(gaps), status.stdout
+        logged = [line for line in world.lines() if line.get("event") == "rule_gap"]
+        assert {line["rule_id"] for line in logged} == {g.rule_id for g in gaps}
+        return outcome
+
+
+def three_daemons_drill(
+    root: Path, url: str | None = None, *, kills: int = 3, seed: int = 16
+) -> Outcome:
+    rng = random.Random(seed)
+    with drill(root, url, rules=4) as world:
+        victim = world.daemon("d3")
+        others = [world.daemon("d1"), world.daemon("d2")]
+        world.wait_every_rule_ran()
+        world.feeder.start()
+        for _ in range(kills):
+            victim.wait_for(lambda v=victim: any(line.get("claimed") for line in
+                                                 v.events("leases_changed")), 60)  # fmt: skip
+            time.sleep(rng.uniform(0.5, 1.5))
+            taken = sum(len(d.events("lease_taken_over")) for d in others)
+            world.kill(victim, "random")
+            eventually(lambda t=taken: sum(len(d.events("lease_taken_over")) for d in others) > t,
+                       60, "the killed daemon's rules taken over")  # fmt: skip
+            victim = world.daemon("d3")
+        victim.wait_for(lambda: any(line.get("claimed") for line in
+                                    victim.events("leases_changed")), 60)  # fmt: skip
+        world.settle()
+        return world.conclude()
