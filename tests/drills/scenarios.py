@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.timeutil import parse_absolute
-from tests.daemon.procs import DaemonProcess, Processes, Workspace
+from tests.daemon.procs import DaemonProcess, Processes, Workspace, eventually
 from tests.drills.cluster import Target, target
 from tests.drills.events import Feeder, write_rules
 from tests.drills.figures import Figures, lease_moves
@@ -84,7 +84,7 @@ class Drill:
         return self.processes.daemon("--budget", BUDGET, "--workers", "3", "--grace", "5s")
 
     def daemons(self) -> list[DaemonProcess]:
-        return list(self.processes._started)
+        return self.processes.started
 
     def lines(self) -> list[dict[str, Any]]:
         return [line for d in self.daemons() for line in d.events_all()]
@@ -201,14 +201,6 @@ def drill(
             raise AssertionError(f"{exc}\n{world.tail()}") from None
         finally:
             world.close()
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s: {what}")
-        time.sleep(0.1)
 
 
 def _alerts_bulk(index: str, rule: str | None = None) -> Callable[[Request], bool]:
