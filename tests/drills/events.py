@@ -109,7 +109,8 @@ class Feeder:
 
     def write_batch(self) -> None:
         now = utcnow()
-        actions, written = [], []
+        actions: list[Create] = []
+        written: list[Event] = []
         for i in range(self.batch):
             seq = len(self.events) + len(written)
             k = self._rng.randrange(self.rules)

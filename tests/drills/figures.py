@@ -88,6 +88,22 @@ class Figures:
         self.delivered += verdict.delivered
         self.redelivered += verdict.redelivered
 
+    def row(self, name: str, seconds: float) -> str:
+        """One line of the per-drill table (markdown)."""
+        faults = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items()))
+        cells = [name, f"{seconds:.0f}s", faults, self.executions, self.expected, self.written,
+                 self.lost, self.duplicated, f"{self.gaps_reported} ({self.backfilled})",
+                 f"{self.delivered}/{self.notifications} ({self.redelivered})", self.moved,
+                 f"{self.longest_unowned_s:.1f}s"]  # fmt: skip
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    HEADER = (
+        "| drill | time | faults injected | executions | alerts expected | written | lost | "
+        "duplicated | gaps reported (alerts due in them, backfilled) | notifications delivered/"
+        "due (twice) | rules moved | longest unowned |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+
     def lines(self) -> list[str]:
         faults = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "none"
         return [

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,15 @@ def _eql_search(rule_k: int | None = None) -> Callable[[Request], bool]:
     return match
 
 
+def _more(count: Callable[[], int], than: int) -> bool:
+    return count() > than
+
+
+def _wait_claims(daemon: DaemonProcess) -> None:
+    daemon.wait_for(lambda: any(line.get("claimed") for line in daemon.events("leases_changed")),
+                    60)  # fmt: skip
+
+
 def _wait_consumed(proxy: FaultProxy, timeout: float, what: str) -> None:
     eventually(lambda: proxy.pending() == 0, timeout, f"the fault was injected: {what}")
 
@@ -265,45 +275,53 @@ def _outbox_mark(prefix: str) -> Callable[[Request], bool]:
     return match
 
 
+class KillAt:
+    """Arms the proxy to SIGKILL ``victim`` once, at ``point`` of an execution of rule ``k``:
+    ``before_search`` (its ``_eql/search`` arrives: dropped), ``mid_write`` (its alerts'
+    ``_bulk`` was applied, the answer not yet relayed), ``after_write_before_state`` (the run
+    state ``PUT`` of an execution that wrote alerts arrives: dropped)."""
+
+    def __init__(self, world: Drill, victim: DaemonProcess, k: int, point: str) -> None:
+        self.world, self.victim, self.point = world, victim, point
+        self.fired = False
+        self.wrote = False
+        rule, proxy = world.rule_ids[k], world.proxy
+        alerts = _alerts_bulk(world.cluster.alerts_index, rule)
+        if point == "before_search":
+            proxy.before(_eql_search(k), self._kill)
+        elif point == "mid_write":
+            proxy.after(alerts, lambda request, response: self._kill(request))
+        else:
+            state = f"/{world.cluster.prefix}-state/_doc/{rule}"
+            proxy.after(alerts, self._note)
+            proxy.before(lambda r: r.method == "PUT" and r.path == state,
+                         lambda r: self.wrote and self._kill(r))  # fmt: skip
+
+    def done(self) -> bool:
+        return self.fired
+
+    def _note(self, request: Request, response: Response) -> None:
+        self.wrote = True
+
+    def _kill(self, request: Request) -> bool:
+        if self.fired:
+            return False
+        self.fired = True
+        self.world.kill(self.victim, self.point)
+        return True  # the request is dropped: the process that sent it is gone
+
+
 def process_drill(root: Path, url: str | None = None, *, seed: int = 16) -> Outcome:
-    """SIGKILL at chosen points of an execution of rule k (k = 0, 1, 2), then at random."""
+    """SIGKILL at each point of an execution of rule k (k = 0, 1, 2), then at a random
+    moment; the daemon is restarted (same name) after each."""
     rng = random.Random(seed)
     with drill(root, url, rules=3) as world:
-        prefix, alerts_index = world.cluster.prefix, world.cluster.alerts_index
         daemon = world.daemon("proc-1")
         world.wait_every_rule_ran()
         world.feeder.start()
         for k, point in enumerate(("before_search", "mid_write", "after_write_before_state")):
-            rule = world.rule_ids[k]
-            fired: list[bool] = []
-            wrote: list[bool] = []
-            victim = daemon
-
-            def kill_once(why: str, victim: DaemonProcess = victim,
-                          fired: list[bool] = fired) -> bool:  # fmt: skip
-                if fired:
-                    return False
-                fired.append(True)
-                world.kill(victim, why)
-                return True
-
-            if point == "before_search":
-                world.proxy.before(_eql_search(k), lambda r, p=point, f=kill_once: f(p))
-            elif point == "mid_write":
-                world.proxy.after(_alerts_bulk(alerts_index, rule),
-                                  lambda r, s, p=point, f=kill_once: f(p))  # fmt: skip
-            else:
-
-                def note(request: Request, response: Response, wrote: list[bool] = wrote) -> None:
-                    wrote.append(True)
-
-                world.proxy.after(_alerts_bulk(alerts_index, rule), note)
-                world.proxy.before(
-                    lambda r, rule=rule: r.method == "PUT"
-                    and r.path == f"/{prefix}-state/_doc/{rule}",
-                    lambda r, p=point, f=kill_once, w=wrote: bool(w) and f(p),
-                )  # fmt: skip
-            eventually(lambda fired=fired: bool(fired), 60, f"a kill {point}")
+            armed = KillAt(world, daemon, k, point)
+            eventually(armed.done, 60, f"a kill {point}")
             daemon = world.daemon("proc-1")
             daemon.wait_event("daemon_started", timeout=60)
         time.sleep(rng.uniform(0.5, 1.5))
@@ -345,16 +363,17 @@ def three_daemons_drill(
         others = [world.daemon("d1"), world.daemon("d2")]
         world.wait_every_rule_ran()
         world.feeder.start()
+
+        def takeovers() -> int:
+            return sum(len(d.events("lease_taken_over")) for d in others)
+
         for _ in range(kills):
-            victim.wait_for(lambda v=victim: any(line.get("claimed") for line in
-                                                 v.events("leases_changed")), 60)  # fmt: skip
+            _wait_claims(victim)
             time.sleep(rng.uniform(0.5, 1.5))
-            taken = sum(len(d.events("lease_taken_over")) for d in others)
+            taken = takeovers()
             world.kill(victim, "random")
-            eventually(lambda t=taken: sum(len(d.events("lease_taken_over")) for d in others) > t,
-                       60, "the killed daemon's rules taken over")  # fmt: skip
+            eventually(partial(_more, takeovers, taken), 60, "the killed daemon's rules taken over")
             victim = world.daemon("d3")
-        victim.wait_for(lambda: any(line.get("claimed") for line in
-                                    victim.events("leases_changed")), 60)  # fmt: skip
+        _wait_claims(victim)
         world.settle()
         return world.conclude()
