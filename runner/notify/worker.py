@@ -3,7 +3,9 @@
 An entry is marked sent only after its connector returned an acknowledgement.  When that
 record cannot be written (the cluster or store is unreachable), the worker keeps the entry in
 memory and records it before anything else at its next rounds, and never sends it again
-itself: a short outage between a send and its record is not a second delivery.  A retryable
+itself: a short outage between a send and its record is not a second delivery.  Entries are claimed
+a batch at a time; one whose claim is about to end is left for a later round rather than sent
+(another runner may claim it once the claim ends).  A retryable
 failure (receiver down, timeout, 429, 5xx) puts it back with exponential backoff, without
 limit: an outage delays notifications, it never drops them.  A refusal (a 4xx, a rejected
 address) marks it failed, shown by ``runner status`` and ``runner notify status`` until
@@ -68,14 +70,30 @@ class DeliveryWorker:
         items = self.outbox.claim(
             owner=self.owner, now=self.clock(), lease=self.lease, limit=self.batch
         )
+        left = 0
         for item in items:
+            if self._claim_ending(item):
+                left += 1  # its claim may lapse mid-send and another runner send it too
+                continue
             outcome = self._deliver(item)
             sent += outcome == "sent"
             retried += outcome == "retry"
             failed += outcome == "failed"
             lost += outcome == "lost"
+        if left:
+            get_logger().info("notifications_left_for_later", count=left,
+                              detail="their claims end before a send is recorded")  # fmt: skip
         self._gauges()
         return RoundResult(sent=sent, retried=retried, failed=failed, lost=lost)
+
+    def _claim_ending(self, item: OutboxItem) -> bool:
+        """Whether less of the claim is left than a send and its record may take: a batch is
+        claimed at once and sent one by one, and a slow receiver or cluster can outlast the
+        lease; another runner may claim an entry whose lease ended."""
+        if item.claimed_until is None:
+            return False
+        margin = min(self.lease / 2, timedelta(seconds=2 * self.options.timeout))
+        return item.claimed_until - self.clock() < margin
 
     def _deliver(self, item: OutboxItem) -> str:
         n = item.notification

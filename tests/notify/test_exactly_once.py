@@ -283,3 +283,37 @@ def test_a_send_whose_record_fails_is_recorded_later_never_sent_again(
     assert worker.run_once().sent == 0
     assert len(hook_alerts(http)) == 2 and len(set(hook_alerts(http))) == 2
     assert outbox.counts().sent == 2 and outbox.counts().pending == 0
+
+
+def test_an_entry_whose_claim_is_ending_is_left_for_later_not_sent(
+    root: Path, http: HttpReceiver
+) -> None:
+    """Found by the three-daemon drill on a loaded machine: a batch is claimed at once and
+    sent one by one; when sends and their records outlast the lease, another runner claims
+    the batch's last entries and both send them.  An entry with less claim left than a send
+    and its record may take (2 x notify.timeout) is left for a later round."""
+    from runner.notify.connectors import SendOptions
+
+    write_notify_files(root, http.url)
+    backend = EmbeddedBackend(Store(root / "s.duckdb"))
+    now = utcnow()
+    load(backend, root, ["e1", "e2", "e3"], now)
+    notes = notifications(root, backend)
+    Executor(backend=backend, notifier=notes.planner).run(emond_rule(), now)
+    ticks = [utcnow()]
+
+    def slow_clock() -> datetime:  # every look at the clock is a second later: slow sends
+        ticks[0] += timedelta(seconds=1)
+        return ticks[0]
+
+    first = DeliveryWorker(outbox=notes.outbox, connectors=notes.config.connectors,
+                           types=notes.types, owner="first", clock=slow_clock,
+                           lease=timedelta(seconds=6), options=SendOptions(timeout=1))  # fmt: skip
+    result = first.run_once()  # claimed at t+1 until t+7; sends at t+2 and t+4; t+6: 1s left
+    assert (result.sent, len(http.acknowledged())) == (2, 2)
+    assert notes.outbox.counts().pending == 1
+    later = ticks[0] + timedelta(seconds=5)  # the claim has ended: anyone may take it
+    other = DeliveryWorker(outbox=notes.outbox, connectors=notes.config.connectors,
+                           types=notes.types, owner="other", clock=lambda: later)  # fmt: skip
+    assert other.run_once().sent == 1
+    assert len(hook_alerts(http)) == 3 and len(set(hook_alerts(http))) == 3
