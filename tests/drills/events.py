@@ -74,7 +74,7 @@ def _event(seq: int, at: datetime, parent: str, kind: str) -> dict[str, Any]:
 class Feeder:
     """Writes a few events every ``every`` seconds, stamped with the time they are written."""
 
-    def __init__(self, cluster: Target, rules: int, *, every: float = 1.2, batch: int = 8,
+    def __init__(self, cluster: Target, rules: int, *, every: float = 2.0, batch: int = 10,
                  seed: int = 16) -> None:  # fmt: skip
         self.cluster = cluster
         self.rules = rules

@@ -89,7 +89,7 @@ class Receiver:
         return match, seen
 
     @contextmanager
-    def quiet(self, timeout: float = 10.0) -> Iterator[None]:
+    def quiet(self, timeout: float = 30.0) -> Iterator[None]:
         """No acknowledgement that is not yet recorded as sent, for the time of the block."""
         deadline = time.monotonic() + timeout
         with self._lock:

@@ -105,7 +105,7 @@ class Drill:
             for d in self.daemons()
         )  # fmt: skip
 
-    def wait_every_rule_ran(self, timeout: float = 60) -> None:
+    def wait_every_rule_ran(self, timeout: float = 150) -> None:
         def ran() -> set[str]:
             return {str(line.get("rule_id")) for line in self.lines()
                     if line.get("event") == "rule_executed"}  # fmt: skip
@@ -128,7 +128,7 @@ class Drill:
             if doc.get("covered_to")
         }  # fmt: skip
 
-    def settle(self, timeout: float = 90) -> None:
+    def settle(self, timeout: float = 180) -> None:
         """Feeding stopped: wait until every rule searched past the last event and every
         alert's notification was acknowledged, then stop the daemons (SIGTERM)."""
         self.feeder.stop()
@@ -272,7 +272,7 @@ def _more(count: Callable[[], int], than: int) -> bool:
 
 def _wait_claims(daemon: DaemonProcess) -> None:
     daemon.wait_for(lambda: any(line.get("claimed") for line in daemon.events("leases_changed")),
-                    60)  # fmt: skip
+                    150)  # fmt: skip
 
 
 def _wait_consumed(proxy: FaultProxy, timeout: float, what: str) -> None:
@@ -298,9 +298,9 @@ def network_drill(root: Path, url: str | None = None) -> Outcome:
         ]
         for kind, count, match in steps:
             proxy.inject(kind, count=count, match=match)
-            _wait_consumed(proxy, 60, kind)
+            _wait_consumed(proxy, 150, kind)
             seen = len(daemon.events("rule_executed"))
-            daemon.wait_event("rule_executed", count=seen + 1, timeout=60)  # the next fault
+            daemon.wait_event("rule_executed", count=seen + 1, timeout=150)  # the next fault
             # meets another execution
         proxy.refuse_for(1.5)
         world.settle()
@@ -362,12 +362,12 @@ def process_drill(root: Path, url: str | None = None, *, seed: int = 16) -> Outc
         world.feeder.start()
         for k, point in enumerate(("before_search", "mid_write", "after_write_before_state")):
             armed = KillAt(world, daemon, k, point)
-            eventually(armed.done, 60, f"a kill {point}")
+            eventually(armed.done, 150, f"a kill {point}")
             daemon = world.daemon("proc-1")
-            daemon.wait_event("daemon_started", timeout=60)
+            daemon.wait_event("daemon_started", timeout=150)
         time.sleep(rng.uniform(0.5, 1.5))
         world.kill(daemon, "random")
-        world.daemon("proc-1").wait_event("daemon_started", timeout=60)
+        world.daemon("proc-1").wait_event("daemon_started", timeout=150)
         world.settle()
         return world.conclude()
 
@@ -413,7 +413,9 @@ def three_daemons_drill(
             time.sleep(rng.uniform(0.5, 1.5))
             taken = takeovers()
             world.kill(victim, "random")
-            eventually(partial(_more, takeovers, taken), 60, "the killed daemon's rules taken over")
+            eventually(
+                partial(_more, takeovers, taken), 150, "the killed daemon's rules taken over"
+            )
             victim = world.daemon("d3")
         _wait_claims(victim)
         world.settle()
