@@ -87,7 +87,10 @@ class Target:
     def close(self) -> None:
         if self.real:
             with contextlib.suppress(Exception):
-                self.client.request("DELETE", f"/{self.ns}-*?expand_wildcards=all", allow=(404,))
+                # By name: clusters refuse wildcard deletes (action.destructive_requires_name).
+                found = self.client.request("GET", f"/_resolve/index/{self.ns}-*", allow=(404,))
+                for item in found.body.get("indices", []) if found.status == 200 else []:
+                    self.client.request("DELETE", f"/{item['name']}", allow=(404,))
                 found = self.client.request("GET", f"/_index_template/{self.ns}-*", allow=(404,))
                 for item in found.body.get("index_templates", []) if found.status == 200 else []:
                     self.client.request("DELETE", f"/_index_template/{item['name']}", allow=(404,))
