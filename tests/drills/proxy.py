@@ -100,10 +100,15 @@ def is_bulk(request: Request) -> bool:
 
 
 @dataclass
-class _Fault:
+class Fault:
+    """A queued fault; ``left`` counts the requests it has still to meet."""
+
     kind: str
     match: Match
     left: int
+
+    def done(self) -> bool:
+        return self.left <= 0
 
 
 class FaultProxy:
@@ -117,7 +122,7 @@ class FaultProxy:
         self.stall = stall
         self.injected: Counter[str] = Counter()
         self.requests = 0
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._before: list[tuple[Match, BeforeHook]] = []
         self._after: list[tuple[Match, AfterHook]] = []
         self._lock = threading.Lock()
@@ -177,12 +182,14 @@ class FaultProxy:
             _reset(conn)
 
     # -- faults and observers ----------------------------------------------------------
-    def inject(self, kind: str, *, count: int = 1, match: Match = any_request) -> None:
+    def inject(self, kind: str, *, count: int = 1, match: Match = any_request) -> Fault:
         """The next ``count`` requests that ``match`` get fault ``kind``."""
         if kind not in KINDS or kind == "refused":
             raise ValueError(f"unknown request fault {kind!r} (refusals: refuse_for)")
+        fault = Fault(kind, match, count)
         with self._lock:
-            self._faults.append(_Fault(kind, match, count))
+            self._faults.append(fault)
+        return fault
 
     def pending(self) -> int:
         with self._lock:
