@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from runner.daemon.budget import CLOSE_WAIT
 from runner.errors import RunnerError
 from runner.execution.model import ExecutionRecord
 from runner.logs import get_logger
@@ -148,17 +149,20 @@ def leased_execute(
     budget: Callable[[Rule], timedelta],
     metrics: Metrics | None = None,
     wait: timedelta = OWNER_WAIT,
+    lease_ttl: timedelta = DEFAULT_TTL,
 ) -> Execute:
     """``execute`` under the rule's hold; overlaps are counted, logged and put in metrics.
 
     The owner waits for a hold of ``once`` or a backfill window at most half its budget, and
-    its own hold outlives the budget by a lease time (an abandoned execution may still write
-    until its fence closes)."""
+    its own hold outlives the budget by the daemon's lease time (an abandoned execution may
+    still write until its fence closes), not longer: a killed daemon's hold keeps the rule
+    from its next owner no longer than its leases do."""
+    slack = max(lease_ttl, timedelta(seconds=CLOSE_WAIT))
 
     def run(backend: Backend, rule: Rule, now: datetime) -> list[ExecutionRecord]:
         allowed = budget(rule)
         with leases.hold(rule.rule_id, wait=min(wait, allowed / 2),
-                         ttl=allowed + DEFAULT_TTL) as hold:  # fmt: skip
+                         ttl=allowed + slack) as hold:  # fmt: skip
             records = execute(backend, rule, now)
             report_overlaps(hold, hold.executed(records), rule, metrics)
         return records

@@ -136,7 +136,8 @@ class Daemon:
             if leases is not None else None
         )  # fmt: skip
         if leases is not None:
-            execute = leased_execute(leases, execute, budget=self._budget_of, metrics=self.metrics)
+            execute = leased_execute(leases, execute, budget=self._budget_of, metrics=self.metrics,
+                                     lease_ttl=self.options.lease_ttl)  # fmt: skip
         self.supervisor = Supervisor(
             backend=self.execution_log.as_backend() if self.execution_log else backend,
             interval_of=self.interval_of,

@@ -186,7 +186,8 @@ def build_notifications(
         connectors=config.connectors,
         types=types,
         options=SendOptions(timeout=settings.notify.timeout),
-        # Far longer than one send can take, so a lease only expires on a dead runner.
+        # Far longer than one send can take, so a lease only expires on a dead runner (the
+        # worker leaves an entry with less than two sends' time of claim left for later).
         lease=timedelta(seconds=max(settings.notify.timeout * 6, 3.0)),
         retry_base=settings.notify.retry_base,
         retry_max=settings.notify.retry_max,

@@ -1,6 +1,11 @@
 """Delivering the outbox: claim due entries, send each, record what the receiver said.
 
-An entry is marked sent only after its connector returned an acknowledgement.  A retryable
+An entry is marked sent only after its connector returned an acknowledgement.  When that
+record cannot be written (the cluster or store is unreachable), the worker keeps the entry in
+memory and records it before anything else at its next rounds, and never sends it again
+itself: a short outage between a send and its record is not a second delivery.  Entries are claimed
+a batch at a time; one whose claim is about to end is left for a later round rather than sent
+(another runner may claim it once the claim ends).  A retryable
 failure (receiver down, timeout, 429, 5xx) puts it back with exponential backoff, without
 limit: an outage delays notifications, it never drops them.  A refusal (a 4xx, a rejected
 address) marks it failed, shown by ``runner status`` and ``runner notify status`` until
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from runner.daemon.metrics import Metrics
-from runner.errors import DeliveryFailed
+from runner.errors import DeliveryFailed, RunnerError
 from runner.logs import get_logger
 from runner.notify.connectors import ConnectorType, SendOptions
 from runner.notify.model import Connector, OutboxItem
@@ -56,20 +61,39 @@ class DeliveryWorker:
     batch: int = 50
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics | None = None
+    # Sent and acknowledged, but the record failed: notification id -> (entry, ack detail).
+    _unrecorded: dict[str, tuple[OutboxItem, str]] = field(default_factory=dict, repr=False)
 
     def run_once(self) -> RoundResult:
         sent = retried = failed = lost = 0
+        lost += self._record_pending()
         items = self.outbox.claim(
             owner=self.owner, now=self.clock(), lease=self.lease, limit=self.batch
         )
+        left = 0
         for item in items:
+            if self._claim_ending(item):
+                left += 1  # its claim may lapse mid-send and another runner send it too
+                continue
             outcome = self._deliver(item)
             sent += outcome == "sent"
             retried += outcome == "retry"
             failed += outcome == "failed"
             lost += outcome == "lost"
+        if left:
+            get_logger().info("notifications_left_for_later", count=left,
+                              detail="their claims end before a send is recorded")  # fmt: skip
         self._gauges()
         return RoundResult(sent=sent, retried=retried, failed=failed, lost=lost)
+
+    def _claim_ending(self, item: OutboxItem) -> bool:
+        """Whether less of the claim is left than a send and its record may take: a batch is
+        claimed at once and sent one by one, and a slow receiver or cluster can outlast the
+        lease; another runner may claim an entry whose lease ended."""
+        if item.claimed_until is None:
+            return False
+        margin = min(self.lease / 2, timedelta(seconds=2 * self.options.timeout))
+        return item.claimed_until - self.clock() < margin
 
     def _deliver(self, item: OutboxItem) -> str:
         n = item.notification
@@ -97,7 +121,15 @@ class DeliveryWorker:
             log.error("notification_failed", error=exc.message, attempt=item.attempts + 1)
             self._count(n.connector_id, "failed")
             return "failed" if ok else "lost"
-        if not self.outbox.mark_sent(item, now=self.clock(), detail=ack.detail):
+        try:
+            recorded = self.outbox.mark_sent(item, now=self.clock(), detail=ack.detail)
+        except RunnerError as exc:
+            self._unrecorded[n.id] = (item, ack.detail)
+            log.warning("notification_not_recorded", error=str(exc),
+                        detail="sent; recorded as sent at the next delivery round")  # fmt: skip
+            self._count(n.connector_id, "sent")
+            raise
+        if not recorded:
             log.warning("notification_claim_lost",
                         detail="sent, but another runner took the entry over first")  # fmt: skip
             self._count(n.connector_id, "sent")
@@ -105,6 +137,23 @@ class DeliveryWorker:
         log.info("notification_sent", attempt=item.attempts + 1, ack=ack.detail)
         self._count(n.connector_id, "sent")
         return "sent"
+
+    def _record_pending(self) -> int:
+        """Record the sends whose record failed; raises while the outbox is unreachable.
+        Returns how many another runner had taken over meanwhile (lost claims)."""
+        lost = 0
+        for key, (item, detail) in list(self._unrecorded.items()):
+            recorded = self.outbox.mark_sent(item, now=self.clock(), detail=detail)
+            del self._unrecorded[key]
+            if not recorded:
+                lost += 1
+                get_logger().warning(
+                    "notification_claim_lost", notification=key[:16],
+                    detail="sent, but another runner took the entry over before it was recorded",
+                )  # fmt: skip
+            else:
+                get_logger().info("notification_recorded", notification=key[:16])
+        return lost
 
     def _count(self, connector_id: str, result: str) -> None:
         if self.metrics is not None:

@@ -1,8 +1,11 @@
-"""Running the real ``runner`` CLI as subprocesses on an embedded store, for end-to-end tests.
+"""Running the real ``runner`` CLI as subprocesses, for end-to-end tests and the fault drills.
 
-Every process is bounded by a timeout and killed at teardown (see :class:`Processes`).  The
-daemon's JSON log lines (stderr) are parsed as they arrive, so a test can wait for "an
-execution started" and act within milliseconds.
+One place for what those tests share: a :class:`Workspace` (rules directory, store, the CLI
+pointed at them; a cluster through ``RUNNER_ES_URL`` or ``--es``), daemon processes whose JSON
+log lines (stderr) are parsed as they arrive, so a test can wait for "an execution started"
+and act within milliseconds (:class:`Processes`: each process is bounded by a timeout and
+killed at teardown), :func:`eventually`, the seed emond rule's events, and the scripted
+``_eql/search`` answer the canned fake cluster gives daemons (:func:`fake_cluster`).
 """
 
 from __future__ import annotations
@@ -10,20 +13,35 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from runner.timeutil import isoformat
+from runner.timeutil import isoformat, utcnow
+from tests.conftest import SEED_RULES
+from tests.elastic.fake_cluster import FakeCluster, Reply
 
 PROCESS_INDEX = "logs-endpoint.events.process-default"
+EQL_PATH = "/logs-endpoint.events.process*/_eql/search"
+EMOND = "3e3d15c6-1509-479a-b125-21718372157e"  # rule_id of the seed emond rule
 Line = dict[str, Any]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    """Poll ``check`` every 0.1s until it holds; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s" + (f": {what}" if what else ""))
+        time.sleep(0.1)
 
 
 class Workspace:
@@ -40,6 +58,9 @@ class Workspace:
         self.env.update(RUNNER_STORE=str(self.store), RUNNER_RULES=str(self.rules),
                         RUNNER_LOG_FORMAT="json")  # fmt: skip
         self._batch = 0
+
+    def add_seed_rule(self, name: str = "emond_child_process.toml") -> None:
+        shutil.copy(SEED_RULES / name, self.rules)
 
     def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -67,6 +88,41 @@ def emond_event(entity_id: str, when: datetime, child: str = "bash") -> Line:
                     "parent": {"name": "emond"}},
         "user": {"name": "root"},
     }  # fmt: skip
+
+
+def emond_hit(doc_id: str, age: timedelta = timedelta(seconds=30)) -> Line:
+    """A search hit (``_index``/``_id``/``_source``) the emond rule alerts on."""
+    stamp = isoformat(utcnow() - age)
+    return {
+        "_index": ".ds-logs-endpoint.events.process-default-000001",
+        "_id": doc_id,
+        "_source": {
+            "@timestamp": stamp,
+            "event": {"category": ["process"], "type": ["start"], "ingested": stamp},
+            "host": {"name": "mac-01", "os": {"type": "macos"}},
+            "process": {"name": "bash", "parent": {"name": "emond"}},
+        },
+    }
+
+
+def eql_answer(events: Sequence[Line]) -> Line:
+    """An ``_eql/search`` answer holding ``events``."""
+    total = {"value": len(events), "relation": "eq"}
+    return {"is_partial": False, "is_running": False, "took": 3, "timed_out": False,
+            "hits": {"total": total, "events": list(events)}}  # fmt: skip
+
+
+@contextlib.contextmanager
+def fake_cluster(*hits: Line, **options: Any) -> Iterator[FakeCluster]:
+    """The canned fake cluster with a document store, answering every ``_eql/search`` of the
+    seed emond rule with ``hits``; ``options`` go to :class:`FakeCluster` (``tls``)."""
+    fake = FakeCluster(**options).start()
+    fake.enable_store()
+    fake.script("POST", EQL_PATH, Reply(200, eql_answer(hits)), repeat_last=True)
+    try:
+        yield fake
+    finally:
+        fake.stop()
 
 
 class DaemonProcess:
@@ -98,6 +154,11 @@ class DaemonProcess:
                 line for line in self.lines
                 if line.get("event") == name and all(line.get(k) == v for k, v in fields.items())
             ]  # fmt: skip
+
+    def events_all(self) -> list[Line]:
+        """Every JSON log line so far."""
+        with self._changed:
+            return list(self.lines)
 
     def wait_for(self, check: Callable[[], bool], timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -142,6 +203,18 @@ class Processes:
         self._started.append(process)
         return process
 
+    @property
+    def started(self) -> list[DaemonProcess]:
+        return list(self._started)
+
     def close(self) -> None:
         for process in self._started:
             process.kill()
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

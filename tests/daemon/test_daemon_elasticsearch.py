@@ -3,65 +3,25 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
-from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from runner.timeutil import isoformat, utcnow
-from tests.conftest import SEED_RULES
-from tests.daemon.procs import Processes, Workspace
-from tests.elastic.fake_cluster import FakeCluster, Reply
-
-EQL_PATH = "/logs-endpoint.events.process*/_eql/search"
+from tests.daemon.procs import EQL_PATH, Processes, Workspace, emond_hit, fake_cluster
 
 
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster().start()
-    yield fake
-    fake.stop()
-
-
-def hit(doc_id: str) -> dict[str, Any]:
-    stamp = isoformat(utcnow() - timedelta(seconds=30))
-    return {
-        "_index": ".ds-logs-endpoint.events.process-default-000001",
-        "_id": doc_id,
-        "_source": {
-            "@timestamp": stamp,
-            "event": {"category": ["process"], "type": ["start"], "ingested": stamp},
-            "host": {"name": "mac-01", "os": {"type": "macos"}},
-            "process": {"name": "bash", "parent": {"name": "emond"}},
-        },
-    }
-
-
-def test_daemon_runs_on_elasticsearch_when_configured(tmp_path: Path, cluster: FakeCluster) -> None:
-    store = cluster.enable_store()
-    events = [hit("ev-1"), hit("ev-2")]
-    body = {
-        "is_partial": False,
-        "is_running": False,
-        "took": 3,
-        "timed_out": False,
-        "hits": {"total": {"value": 2, "relation": "eq"}, "events": events},
-    }
-    cluster.script("POST", EQL_PATH, Reply(200, body), repeat_last=True)
+def test_daemon_runs_on_elasticsearch_when_configured(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
-    shutil.copy(SEED_RULES / "emond_child_process.toml", workspace.rules)
-    processes = Processes(workspace)
-    try:
+    workspace.add_seed_rule()
+    with (
+        fake_cluster(emond_hit("ev-1"), emond_hit("ev-2")) as cluster,
+        Processes(workspace) as processes,
+    ):
+        store = cluster.store
+        assert store is not None
         daemon = processes.daemon("--es", cluster.url, "--interval", "1s")
         daemon.wait_event("rule_executed", count=3)
         daemon.send(signal.SIGTERM)
         assert daemon.wait(10) == 0
-    finally:
-        processes.close()
     assert daemon.events("daemon_started")[0]["backend"] == "elasticsearch"
     lines = daemon.events("rule_executed")
     assert [line["status"] for line in lines] == ["succeeded"] * len(lines)

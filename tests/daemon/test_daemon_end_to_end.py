@@ -13,7 +13,7 @@ import shutil
 import signal
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ import pytest
 from runner.execution.model import RuleState
 from runner.timeutil import utcnow
 from tests.conftest import SEED_RULES
-from tests.daemon.procs import Processes, Workspace, emond_event
+from tests.daemon.procs import Processes, Workspace, emond_event, eventually
 from tests.helpers import write_rule
 
 try:
@@ -62,14 +62,6 @@ def alerted(ws: Workspace, rule_id: str = EMOND) -> list[str]:
             process["entity_id"] if isinstance(process, dict) else alert["process.entity_id"]
         )
     return sorted(found)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.1)
 
 
 def test_events_added_between_runs_alert_exactly_once(ws: Workspace, procs: Processes) -> None:

@@ -6,58 +6,23 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import signal
-from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from runner.timeutil import isoformat, parse_absolute, utcnow
-from tests.conftest import SEED_RULES
-from tests.daemon.procs import Processes, Workspace
-from tests.elastic.fake_cluster import FakeCluster, Reply
-
-EQL_PATH = "/logs-endpoint.events.process*/_eql/search"
-EMOND = "3e3d15c6-1509-479a-b125-21718372157e"
+from runner.timeutil import parse_absolute
+from tests.daemon.procs import EMOND, Processes, Workspace, emond_hit, fake_cluster
 
 
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster().start()
-    yield fake
-    fake.stop()
-
-
-def hit(doc_id: str) -> dict[str, Any]:
-    stamp = isoformat(utcnow() - timedelta(seconds=30))
-    return {
-        "_index": ".ds-logs-endpoint.events.process-default-000001",
-        "_id": doc_id,
-        "_source": {
-            "@timestamp": stamp,
-            "event": {"category": ["process"], "type": ["start"], "ingested": stamp},
-            "host": {"name": "mac-01", "os": {"type": "macos"}},
-            "process": {"name": "bash", "parent": {"name": "emond"}},
-        },
-    }
-
-
-def test_a_killed_owner_s_rule_is_taken_over_with_no_window_skipped(
-    tmp_path: Path, cluster: FakeCluster
-) -> None:
-    store = cluster.enable_store()
-    events = [hit("ev-1"), hit("ev-2")]
-    body = {"is_partial": False, "is_running": False, "took": 3, "timed_out": False,
-            "hits": {"total": {"value": 2, "relation": "eq"}, "events": events}}  # fmt: skip
-    cluster.script("POST", EQL_PATH, Reply(200, body), repeat_last=True)
+def test_a_killed_owner_s_rule_is_taken_over_with_no_window_skipped(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
-    shutil.copy(SEED_RULES / "emond_child_process.toml", workspace.rules)
+    workspace.add_seed_rule()
     workspace.env["RUNNER_DAEMON_LEASE_TTL"] = "2s"
-    processes = Processes(workspace)
-    try:
+    with (
+        fake_cluster(emond_hit("ev-1"), emond_hit("ev-2")) as cluster,
+        Processes(workspace) as processes,
+    ):
+        store = cluster.store
+        assert store is not None
         workspace.env["RUNNER_DAEMON_NAME"] = "first"
         first = processes.daemon("--es", cluster.url, "--interval", "1s")
         first.wait_event("rule_executed", count=2)
@@ -76,8 +41,6 @@ def test_a_killed_owner_s_rule_is_taken_over_with_no_window_skipped(
         assert json.loads(status.stdout)["owner"] == "second"
         second.send(signal.SIGTERM)
         assert second.wait(15) == 0
-    finally:
-        processes.close()
     assert not first.events("lease_taken_over")
     assert len(store.docs["runner-alerts-default"]) == 2  # written once, by the first owner
     # No window skipped: no gap, and each window starts within the one before it.
@@ -93,9 +56,8 @@ def test_a_killed_owner_s_rule_is_taken_over_with_no_window_skipped(
 
 def test_a_second_daemon_on_one_embedded_store_exits_naming_the_first(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
-    shutil.copy(SEED_RULES / "emond_child_process.toml", workspace.rules)
-    processes = Processes(workspace)
-    try:
+    workspace.add_seed_rule()
+    with Processes(workspace) as processes:
         workspace.env["RUNNER_DAEMON_NAME"] = "soc-a"
         first = processes.daemon("--interval", "1s")
         first.wait_event("daemon_started")
@@ -108,5 +70,3 @@ def test_a_second_daemon_on_one_embedded_store_exits_naming_the_first(tmp_path: 
         assert not second.events("daemon_started")
         first.send(signal.SIGTERM)
         assert first.wait(15) == 0
-    finally:
-        processes.close()

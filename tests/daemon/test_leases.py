@@ -233,3 +233,40 @@ def test_a_second_daemon_on_the_same_store_file_is_refused_naming_the_first(
     first.stop()
     assert len(second.start(["r1"]).owned) == 1  # free again once the first stopped
     second.stop()
+
+
+def test_a_killed_daemon_s_hold_lapses_a_budget_and_a_lease_time_after_it_was_taken(
+    on_cluster: Factory, clock: Clock
+) -> None:
+    """Found by the process drill: the hold outlived the budget by 30s whatever
+    ``daemon.lease_ttl`` said, so a killed daemon kept the rule from its next owner that long."""
+    from runner.daemon.leases import leased_execute
+    from tests.notify.factories import emond_rule
+
+    rule = emond_rule()
+    budget, lease_ttl = timedelta(seconds=4), timedelta(seconds=2)
+    ran: list[str] = []
+
+    def execute(name: str) -> Callable[..., list[ExecutionRecord]]:
+        def run(backend: object, rule: object, now: datetime) -> list[ExecutionRecord]:
+            ran.append(name)
+            if name == "killed":  # dies inside its execution: the hold is never released
+                raise KeyboardInterrupt
+            return []
+
+        return run
+
+    first = on_cluster("d1")
+    killed = leased_execute(first, execute("killed"), budget=lambda r: budget,
+                            lease_ttl=lease_ttl)  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(first, "_release", lambda *a: None)  # the release never reaches the cluster
+        killed(None, rule, clock())  # type: ignore[arg-type]
+    successor = leased_execute(on_cluster("d1"), execute("restarted"), budget=lambda r: budget,
+                               wait=NO_WAIT, lease_ttl=lease_ttl)  # fmt: skip
+    clock.advance(budget + lease_ttl - timedelta(seconds=1))
+    with pytest.raises(RuleBusyError):
+        successor(None, rule, clock())  # type: ignore[arg-type]
+    clock.advance(timedelta(seconds=2))
+    assert successor(None, rule, clock()) == []  # type: ignore[arg-type]
+    assert ran == ["killed", "restarted"]

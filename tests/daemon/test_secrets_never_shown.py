@@ -6,23 +6,17 @@ daemon's logs, ``status`` and the metrics page is searched for each secret and i
 from __future__ import annotations
 
 import base64
-import shutil
 import signal
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from runner.timeutil import isoformat, utcnow
-from tests.conftest import SEED_RULES
-from tests.daemon.procs import Processes, Workspace
+from tests.daemon.procs import Processes, Workspace, emond_hit, fake_cluster
 from tests.elastic.fake_cluster import FakeCluster, Reply, error_body
 from tests.elastic.tls import Pki, make_pki
 
-EQL_PATH = "/logs-endpoint.events.process*/_eql/search"
 PASSWORD = "Pw-9f2c-very-secret"
 KEY_ID, KEY = "kid-77", "Ak-41d8-very-secret"
 URL_PASSWORD = "Url-7e1a-very-secret"
@@ -47,20 +41,8 @@ def pki(tmp_path: Path) -> Pki:
 
 @pytest.fixture
 def https(pki: Pki) -> Iterator[FakeCluster]:
-    fake = FakeCluster(tls=pki.server_context()).start()
-    fake.enable_store()
-    stamp = isoformat(utcnow() - timedelta(seconds=30))
-    event: dict[str, Any] = {
-        "_index": ".ds-logs-endpoint.events.process-default-000001", "_id": "ev-1",
-        "_source": {"@timestamp": stamp, "event": {"category": ["process"], "type": ["start"]},
-                    "host": {"name": "mac-01", "os": {"type": "macos"}},
-                    "process": {"name": "bash", "parent": {"name": "emond"}}},
-    }  # fmt: skip
-    body = {"is_partial": False, "is_running": False, "took": 1, "timed_out": False,
-            "hits": {"total": {"value": 1, "relation": "eq"}, "events": [event]}}  # fmt: skip
-    fake.script("POST", EQL_PATH, Reply(200, body), repeat_last=True)
-    yield fake
-    fake.stop()
+    with fake_cluster(emond_hit("ev-1"), tls=pki.server_context()) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -78,7 +60,7 @@ def test_no_output_log_status_or_metric_shows_a_configured_secret(
 ) -> None:
     (tmp_path / "ws").mkdir()
     workspace = Workspace(tmp_path / "ws")
-    shutil.copy(SEED_RULES / "emond_child_process.toml", workspace.rules)
+    workspace.add_seed_rule()
     workspace.env.update(RUNNER_ES_CA_CERTS=str(pki.ca), RUNNER_ES_USERNAME="runner",
                          RUNNER_ES_PASSWORD=PASSWORD, RUNNER_LOG_LEVEL="debug")  # fmt: skip
     seen: list[str] = []
@@ -108,8 +90,7 @@ def test_no_output_log_status_or_metric_shows_a_configured_secret(
     cli("--es", https.url, "once", "--all")
     workspace.env["RUNNER_ES_CA_CERTS"] = str(pki.ca)
 
-    processes = Processes(workspace)
-    try:
+    with Processes(workspace) as processes:
         daemon = processes.daemon("--es", https.url, "--interval", "1s", "--metrics-port", "0")
         daemon.wait_event("rule_executed", count=2)
         port = daemon.wait_event("metrics_listening")["port"]
@@ -117,8 +98,6 @@ def test_no_output_log_status_or_metric_shows_a_configured_secret(
             seen.append(page.read().decode())
         daemon.send(signal.SIGTERM)
         assert daemon.wait(15) == 0
-    finally:
-        processes.close()
     seen.extend(daemon.raw)
 
     everything = "\n".join(seen)

@@ -6,14 +6,12 @@ every alert's notification must arrive exactly once.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,8 +20,7 @@ from runner.embedded.store import Store
 from runner.notify.model import OutboxCounts
 from runner.notify.outbox.embedded import EmbeddedOutbox
 from runner.timeutil import utcnow
-from tests.conftest import SEED_RULES
-from tests.daemon.procs import Processes, Workspace, emond_event
+from tests.daemon.procs import Processes, Workspace, emond_event, eventually
 from tests.notify.factories import write_notify_files
 from tests.notify.receivers import HttpReceiver
 
@@ -31,27 +28,18 @@ from tests.notify.receivers import HttpReceiver
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     workspace = Workspace(tmp_path)
-    shutil.copy(SEED_RULES / "emond_child_process.toml", workspace.rules)
+    workspace.add_seed_rule()
     return workspace
 
 
 @pytest.fixture
 def procs(ws: Workspace) -> Iterator[Processes]:
-    processes = Processes(ws)
-    yield processes
-    processes.close()
+    with Processes(ws) as processes:
+        yield processes
 
 
 def counts(ws: Workspace) -> OutboxCounts:
     return EmbeddedOutbox(Store(ws.store).connect).counts()
-
-
-def eventually(check: Any, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.1)
 
 
 def delivered(http: HttpReceiver) -> list[str]:

@@ -242,3 +242,78 @@ def test_retry_after_is_honoured(root: Path) -> None:
         assert item.next_attempt_at - before >= timedelta(seconds=120)  # not the 5s backoff
     finally:
         http.stop()
+
+
+def test_a_send_whose_record_fails_is_recorded_later_never_sent_again(
+    root: Path, http: HttpReceiver
+) -> None:
+    """Found by the network drill: the cluster answered 503 to the "sent" record longer than
+    the client retries; the entry stayed claimed, its lease ran out and it was sent again."""
+    from runner.errors import BackendUnavailable
+    from runner.notify.model import OutboxItem
+
+    write_notify_files(root, http.url)
+    backend = EmbeddedBackend(Store(root / "s.duckdb"))
+    now = utcnow()
+    load(backend, root, ["e1", "e2"], now)
+    notes = notifications(root, backend)
+    Executor(backend=backend, notifier=notes.planner).run(emond_rule(), now)
+    outbox = notes.outbox
+    real_mark = outbox.mark_sent
+    down = [True]
+
+    def mark_sent(item: OutboxItem, *, now: datetime, detail: str) -> bool:
+        if down[0]:
+            raise BackendUnavailable("cannot reach Elasticsearch: 503")
+        return real_mark(item, now=now, detail=detail)
+
+    outbox.mark_sent = mark_sent  # type: ignore[method-assign]
+    clock = [utcnow()]
+    worker = DeliveryWorker(outbox=outbox, connectors=notes.config.connectors, types=notes.types,
+                            clock=lambda: clock[0], lease=timedelta(seconds=3))  # fmt: skip
+    with pytest.raises(BackendUnavailable):
+        worker.run_once()  # the first send is acknowledged, its record fails: the round stops
+    assert len(http.acknowledged()) == 1
+    clock[0] += timedelta(seconds=10)  # the claim's lease has run out meanwhile
+    with pytest.raises(BackendUnavailable):
+        worker.run_once()  # still down: nothing new is claimed or sent
+    assert len(http.acknowledged()) == 1
+    down[0] = False
+    assert worker.run_once().sent == 1  # the record first, then the other entry
+    assert worker.run_once().sent == 0
+    assert len(hook_alerts(http)) == 2 and len(set(hook_alerts(http))) == 2
+    assert outbox.counts().sent == 2 and outbox.counts().pending == 0
+
+
+def test_an_entry_whose_claim_is_ending_is_left_for_later_not_sent(
+    root: Path, http: HttpReceiver
+) -> None:
+    """Found by the three-daemon drill on a loaded machine: a batch is claimed at once and
+    sent one by one; when sends and their records outlast the lease, another runner claims
+    the batch's last entries and both send them.  An entry with less claim left than a send
+    and its record may take (2 x notify.timeout) is left for a later round."""
+    from runner.notify.connectors import SendOptions
+
+    write_notify_files(root, http.url)
+    backend = EmbeddedBackend(Store(root / "s.duckdb"))
+    now = utcnow()
+    load(backend, root, ["e1", "e2", "e3"], now)
+    notes = notifications(root, backend)
+    Executor(backend=backend, notifier=notes.planner).run(emond_rule(), now)
+    ticks = [utcnow()]
+
+    def slow_clock() -> datetime:  # every look at the clock is a second later: slow sends
+        ticks[0] += timedelta(seconds=1)
+        return ticks[0]
+
+    first = DeliveryWorker(outbox=notes.outbox, connectors=notes.config.connectors,
+                           types=notes.types, owner="first", clock=slow_clock,
+                           lease=timedelta(seconds=6), options=SendOptions(timeout=1))  # fmt: skip
+    result = first.run_once()  # claimed at t+1 until t+7; sends at t+2 and t+4; t+6: 1s left
+    assert (result.sent, len(http.acknowledged())) == (2, 2)
+    assert notes.outbox.counts().pending == 1
+    later = ticks[0] + timedelta(seconds=5)  # the claim has ended: anyone may take it
+    other = DeliveryWorker(outbox=notes.outbox, connectors=notes.config.connectors,
+                           types=notes.types, owner="other", clock=lambda: later)  # fmt: skip
+    assert other.run_once().sent == 1
+    assert len(hook_alerts(http)) == 3 and len(set(hook_alerts(http))) == 3
