@@ -10,7 +10,7 @@ epoch ms (``ms_col``, kept in step with it), used where the field serves as a ti
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -75,6 +75,7 @@ class Catalog:
         }
         taken.update(_INTERNAL)
         refresh: dict[str, FieldSpec] = {}
+        added: list[FieldInfo] = []
         for name, spec in specs.items():
             known = self.fields.get(name)
             if known is None:
@@ -94,10 +95,11 @@ class Catalog:
                     is_list=spec.is_list,
                     ms_column=ms_column,
                 )
-                self._save_field(con, info)
+                added.append(info)
                 self.fields[name] = info
             elif known.kind != spec.kind or known.is_list != spec.is_list:
                 refresh[name] = spec
+        self._save_fields(con, added)
         if refresh:
             self._recompute(con, shape, refresh)
         self.shape = shape
@@ -134,7 +136,7 @@ class Catalog:
                 is_list=spec.is_list,
                 ms_column=info.ms_column,
             )
-            self._save_field(con, updated)
+            self._save_fields(con, [updated])
             self.fields[name] = updated
         if indexed:
             con.execute(f"CREATE INDEX {EVENT_SEQ_INDEX} ON events (_seq)")
@@ -150,11 +152,14 @@ class Catalog:
         return out
 
     @staticmethod
-    def _save_field(con: duckdb.DuckDBPyConnection, info: FieldInfo) -> None:
+    def _save_fields(con: duckdb.DuckDBPyConnection, infos: Sequence[FieldInfo]) -> None:
+        # One statement: a document with a hundred new fields (an alert) costs one round trip.
+        if not infos:
+            return
         con.execute(
-            "INSERT OR REPLACE INTO event_fields (field, col, kind, is_list, ms_col) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [info.name, info.column, info.kind, info.is_list, info.ms_column],
+            "INSERT OR REPLACE INTO event_fields (field, col, kind, is_list, ms_col) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(infos)),
+            [v for i in infos for v in (i.name, i.column, i.kind, i.is_list, i.ms_column)],
         )
 
 
