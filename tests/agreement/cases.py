@@ -57,7 +57,8 @@ def concrete_index(pattern: str, slot: str) -> str:
     data stream for ``logs-*`` patterns (so it gets the ECS mappings), else the pattern with
     its last ``*`` read as the slot."""
     if pattern.startswith("logs-"):
-        dataset = pattern[len("logs-") :].split("-", 1)[0].replace("*", "x") or "x"
+        dataset = pattern[len("logs-") :].split("-", 1)[0].rstrip("*").replace("*", "x")
+        dataset = dataset + "x" if not dataset or dataset.endswith(".") else dataset
         name = f"logs-{dataset}-{slot}"
     elif "*" in pattern:
         head, _, tail = pattern.rpartition("*")

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.esql import ast
 from runner.rules.model import Rule
+
+if TYPE_CHECKING:
+    from tests.agreement.cases import RuleCase
 from tests.agreement.formula import (
     TRUE,
     AnyOf,
@@ -91,7 +94,7 @@ def _substitute(expr: ast.Expr, defs: Mapping[str, ast.Expr]) -> ast.Expr:
     if isinstance(expr, ast.Literal | ast.TimeSpan | ast.Param):
         return expr
     values: dict[str, Any] = {}
-    for name in expr.__slots__:  # type: ignore[union-attr]
+    for name in expr.__slots__:
         value = getattr(expr, name)
         if isinstance(value, tuple):
             value = tuple(_substitute(v, defs) if _is_expr(v) else v for v in value)
@@ -227,7 +230,7 @@ def _call(call: ast.Call) -> Formula:
 # --- the rule's events -------------------------------------------------------------------------
 
 
-def esql_case(rule: Rule, slot: str, now: datetime) -> Any:
+def esql_case(rule: Rule, slot: str, now: datetime) -> RuleCase:
     from tests.agreement import cases
     from tests.agreement.solver import first, near_misses
 

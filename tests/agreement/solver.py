@@ -36,7 +36,7 @@ class _Search:
     def value(self, name: str, tests: tuple[Leaf, ...]) -> Value:
         key = (name, tests)
         if key not in self.cache:
-            self.cache[key] = solve(name, tests, multi=self.multi)
+            self.cache[key] = solve(name, tests, multi=self.multi, reverse=self.reverse)
         return self.cache[key]
 
     def run(

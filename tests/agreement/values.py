@@ -303,10 +303,10 @@ def _class_regex(items: Sequence[Any]) -> str:
     return "[^" + "".join(parts) + "]"
 
 
-def _positive(leaf: Leaf, kind: str) -> Iterator[Scalar]:
+def _positive(leaf: Leaf, kind: str, reverse: bool = False) -> Iterator[Scalar]:
     test = leaf.test
     if isinstance(test, Equals):
-        for value in test.values:
+        for value in test.values[::-1] if reverse else test.values:
             if value is None:
                 continue
             typed = _typed(value, kind)
@@ -314,14 +314,14 @@ def _positive(leaf: Leaf, kind: str) -> Iterator[Scalar]:
                 yield flip_case(typed)
             yield typed
     elif isinstance(test, Pattern):
-        for pattern in test.patterns:
+        for pattern in test.patterns[::-1] if reverse else test.patterns:
             for filler in _FILLERS:
                 text = _fill(pattern, filler, test.qmark)
                 if test.ci:
                     yield flip_case(text)
                 yield text
     elif isinstance(test, Regex):
-        for pattern in test.patterns:
+        for pattern in test.patterns[::-1] if reverse else test.patterns:
             for text in regex_strings(pattern):
                 if test.ci:
                     yield flip_case(text)
@@ -347,15 +347,24 @@ def _positive(leaf: Leaf, kind: str) -> Iterator[Scalar]:
 
 
 def _merged(positive: Sequence[Leaf]) -> Iterator[str]:
-    """One value for several patterns (``*a*`` and ``*b*``: ``ab``): anchored prefixes first,
-    anchored suffixes last."""
-    patterns = [(p, t.test.qmark) for t in positive if isinstance(t.test, Pattern)
-                for p in t.test.patterns[:1]]  # fmt: skip
-    if len(patterns) < 2:
+    """One value for several patterns (``*a*`` and ``*b*``: ``ab``; ``.*a.*`` and ``.*b.*``
+    likewise): patterns anchored at the start first, those anchored at the end last."""
+    parts: list[tuple[str, bool, bool]] = []  # (text, open start, open end)
+    for leaf in positive:
+        test = leaf.test
+        if isinstance(test, Pattern):
+            pattern = test.patterns[0]
+            parts.append((_fill(pattern, "", test.qmark), pattern.startswith("*"),
+                          pattern.endswith("*")))  # fmt: skip
+        elif isinstance(test, Regex):
+            pattern = test.patterns[0]
+            texts = regex_strings(pattern)
+            if texts:
+                parts.append((texts[0], pattern.startswith(".*"), pattern.endswith(".*")))
+    if len(parts) < 2:
         return
-    ordered = sorted(patterns, key=lambda p: (not p[0].startswith("*")) * -1
-                     + (not p[0].endswith("*")) * 1)  # fmt: skip
-    yield "".join(_fill(p, "", q) for p, q in ordered)
+    ordered = sorted(parts, key=lambda p: (p[1], not p[2]))
+    yield "".join(p[0] for p in ordered)
 
 
 def _near(leaf: Leaf, kind: str) -> Iterator[Scalar]:
@@ -419,8 +428,9 @@ def _valid(value: Scalar, kind: str) -> bool:
 UNSAT: Any = object()
 
 
-def solve(name: str, tests: Sequence[Leaf], *, multi: bool = True) -> Value:
-    """A value for field ``name`` satisfying every leaf, MISSING, or UNSAT."""
+def solve(name: str, tests: Sequence[Leaf], *, multi: bool = True, reverse: bool = False) -> Value:
+    """A value for field ``name`` satisfying every leaf, MISSING, or UNSAT (``reverse``: try
+    a leaf's values last first)."""
     positive = [t for t in tests if not t.negated]
     negative = [t for t in tests if t.negated]
     if any(isinstance(t.test, Present) for t in negative):
@@ -430,7 +440,7 @@ def solve(name: str, tests: Sequence[Leaf], *, multi: bool = True) -> Value:
 
     def candidates() -> Iterator[Scalar]:
         for leaf in positive:
-            yield from _positive(leaf, kind)
+            yield from _positive(leaf, kind, reverse)
         yield from _merged(positive)
         for leaf in negative:
             yield from _near(leaf, kind)
@@ -458,9 +468,11 @@ def solve(name: str, tests: Sequence[Leaf], *, multi: bool = True) -> Value:
     return chosen if len(chosen) > 1 else chosen[0]
 
 
-def near_miss(name: str, tests: Sequence[Leaf], flipped: Leaf, *, multi: bool = True) -> Value:
+def near_miss(
+    name: str, tests: Sequence[Leaf], flipped: Leaf, *, multi: bool = True, reverse: bool = False
+) -> Value:
     """A value for ``name`` that fails ``flipped`` and satisfies the field's other tests."""
     inverted = [t for t in tests if t is not flipped]
     inverted.append(Leaf(field=flipped.field, test=flipped.test, negated=not flipped.negated,
                          multi_ok=flipped.multi_ok))  # fmt: skip
-    return solve(name, inverted, multi=multi)
+    return solve(name, inverted, multi=multi, reverse=reverse)
