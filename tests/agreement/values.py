@@ -187,6 +187,8 @@ def flip_case(text: str) -> str:
 
 
 def _typed(value: Scalar, kind: str) -> Scalar:
+    if kind == "string" and isinstance(value, bool):
+        return _text(value)  # `f:(true or "Enabled")`: a keyword field, not a boolean one
     if kind == "number":
         number = _number(value)
         return number if number is not None else value

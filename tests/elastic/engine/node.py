@@ -28,6 +28,7 @@ from runner.embedded.store import Store, register_schema
 from runner.eql import parse_eql
 from runner.errors import QueryError
 from runner.esql import parse_esql
+from runner.esql.ast import From as EsqlFrom
 from runner.search import EqlRequest, EsqlRequest, Hit, MissingEvent
 from tests.elastic.engine.mappings import (
     COMPONENTS,
@@ -552,7 +553,9 @@ class Node:
             raise ApiError(400, "parsing_exception",
                            f"line {exc.line}:{exc.column}: {exc.reason}") from None  # fmt: skip
         filters = (body["filter"],) if "filter" in body else ()
-        self._load_pending()
+        sources = parsed.source.sources if isinstance(parsed.source, EsqlFrom) else ()
+        self._load_pending(self.resolve(",".join(sources), {"ignore_unavailable": "true"})
+                           if sources else [])  # fmt: skip
         result = search_esql(self.store, EsqlRequest(query=parsed, filters=filters), self.clock())
         return Reply(200, {"took": 1, "is_partial": False,
                            "columns": [{"name": c.name, "type": c.type} for c in result.columns],
