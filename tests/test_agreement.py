@@ -29,7 +29,7 @@ from tests.elastic.engine_cluster import EngineCluster
 BATCHES = 24
 # Batches the suite runs by default (all of them with RUNNER_AGREEMENT=all): a fixed spread
 # over the rule folders that keeps the suite's time bounded; scripts/agreement.py runs all.
-DEFAULT_BATCHES = range(0, BATCHES, 3)
+DEFAULT_BATCHES = range(0, BATCHES, 8)
 
 
 @pytest.fixture(scope="module")
