@@ -72,6 +72,8 @@ def condition(expr: ast.Expr) -> Formula:
 def _field(expr: ast.Expr) -> str:
     if isinstance(expr, ast.Field):
         return expr.name
+    if isinstance(expr, ast.Call):
+        raise NotGenerated(f"EQL: a test on function {expr.name}")
     raise NotGenerated(f"EQL: a test on {type(expr).__name__}, not on a field")
 
 
