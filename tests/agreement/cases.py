@@ -29,7 +29,7 @@ from tests.agreement.formula import (
     negate,
 )
 from tests.agreement.solver import Solution, first, near_misses, solutions
-from tests.agreement.values import MISSING, Value, kind_of
+from tests.agreement.values import MISSING, NUMERIC_NAMES, Value, kind_of
 
 NEAR_MISSES = 3
 TYPES = ("eql", "query", "new_terms", "esql")
@@ -88,8 +88,11 @@ def nest(fields: Mapping[str, Value]) -> dict[str, Any]:
 
 
 class Builder:
-    def __init__(self, rule: Rule, slot: str, now: datetime, index: str) -> None:
+    def __init__(
+        self, rule: Rule, slot: str, now: datetime, index: str, patterns: Sequence[str] = ()
+    ) -> None:
         self.rule, self.slot, self.now, self.index = rule, slot, now, index
+        self.patterns = patterns
         start = parse_datemath(rule.from_, now)
         self.base = now - min((now - start) / 2, timedelta(seconds=60))
         self.events: list[Event] = []
@@ -102,8 +105,19 @@ class Builder:
         if isinstance(event, dict):
             event.setdefault("ingested", stamp)
         number = sum(1 for e in self.events if e.role == role)
-        self.events.append(Event(index=self.index, id=f"{self.slot}-{role}-{number}",
-                                 source=source, role=role))  # fmt: skip
+        self.events.append(Event(index=self._index_for(source), source=source, role=role,
+                                 id=f"{self.slot}-{role}-{number}"))  # fmt: skip
+
+    def _index_for(self, source: Mapping[str, Any]) -> str:
+        """A document naming its ``data_stream.dataset`` goes to that data stream when one of
+        the rule's patterns covers it (a sequence over two integrations), as on a cluster."""
+        stream = source.get("data_stream")
+        dataset = stream.get("dataset") if isinstance(stream, dict) else None
+        if isinstance(dataset, str) and "-" not in dataset:
+            name = f"logs-{dataset}-{self.slot}"
+            if any(fnmatch.fnmatchcase(name, p) for p in self.patterns):
+                return name
+        return self.index
 
     def at(self, offset_ms: int) -> datetime:
         return self.base + timedelta(milliseconds=offset_ms)
@@ -123,27 +137,28 @@ def build_case(rule: Rule, slot: str, now: datetime) -> RuleCase:
     if any(p.startswith(".alerts-") for p in patterns):
         raise NotGenerated("reads the alerts index (alerts as a source)")
     index = concrete_index(patterns[0], slot)
-    narrowed = replace(rule, index=(index,))
-    builder = Builder(narrowed, slot, now, index)
+    builder = Builder(rule, slot, now, index, patterns)
     if rule.type == "eql":
         _eql(builder, rule.eql)
     elif rule.type == "query":
         _single(builder, from_kql.query(rule.kql))
     else:
         _new_terms(builder, from_kql.query(rule.kql))
-    return RuleCase(rule=narrowed, events=consistent(builder.events))
+    events = consistent(builder.events)
+    narrowed = replace(rule, index=tuple(dict.fromkeys(e.index for e in events)))
+    return RuleCase(rule=narrowed, events=events)
 
 
 def consistent(events: Sequence[Event]) -> tuple[Event, ...]:
-    """Events of one data stream agree on ``data_stream.*`` (constant_keyword fields)."""
+    """Events of one data stream agree on ``data_stream.*`` (constant_keyword fields): an
+    event whose values differ from the first one's in its index is left out."""
     kept: list[Event] = []
-    first: dict[str, Any] | None = None
+    first: dict[str, dict[str, Any]] = {}
     for event in events:
         stream = event.source.get("data_stream")
         stream = stream if isinstance(stream, dict) else {}
-        if first is None:
-            first = stream
-        if stream == first:
+        seen = first.setdefault(event.index, stream)
+        if all(seen.get(k, v) == v for k, v in stream.items()):
             kept.append(event)
     return tuple(kept)
 
@@ -244,8 +259,14 @@ def _sequence(
 
 
 def _fresh_key(name: str, slot: str, tag: str, position: int) -> Value:
-    if kind_of(name, []) == "number" or name.rsplit(".", 1)[-1] in ("pid", "ppid", "pgid"):
-        return 7000 + 100 * sum(map(ord, slot + tag)) % 90000 + position
+    number = 7000 + 100 * sum(map(ord, slot + tag)) % 90000 + position
+    kind = kind_of(name, [])
+    if name.rsplit(".", 1)[-1] in NUMERIC_NAMES:
+        kind = "number"
+    if kind == "ip":
+        return f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+    if kind == "number" or name.rsplit(".", 1)[-1] in ("pid", "ppid", "pgid"):
+        return number
     return f"{slot}-{tag}{position}"
 
 
@@ -259,7 +280,8 @@ def _add_docs(builder: Builder, stages: Sequence[eql.Stage],
     step = 0
     for stage, doc in zip(stages, docs, strict=False):
         for _ in range(stage.runs):
-            builder.add(doc, role, builder.at(offset + step * 100))
+            # 20 ms apart: a `with runs=20` stage still fits a one-second maxspan.
+            builder.add(doc, role, builder.at(offset + step * 20))
             step += 1
 
 

@@ -41,7 +41,7 @@ class _Missing:
 MISSING: Any = _Missing()  # the field is left out of the document
 Value = Any  # a scalar, a list of scalars, or MISSING
 
-_NUMERIC_NAMES = {"port", "pid", "ppid", "pgid", "bytes", "packets", "exit_code", "size",
+NUMERIC_NAMES = {"port", "pid", "ppid", "pgid", "bytes", "packets", "exit_code", "size",
                   "status_code", "args_count", "count", "risk_score", "uid_int", "duration",
                   "sequence", "entropy", "depth"}  # fmt: skip
 _DATE_PATTERNS = ("*.timestamp", "*_timestamp", "*.not_after", "*.not_before", "*.accessed",
@@ -72,7 +72,7 @@ def kind_of(name: str, tests: Sequence[Leaf]) -> str:
     if any(isinstance(v, int | float) and not isinstance(v, bool) for v in literals):
         return "number"
     leaf = name.rsplit(".", 1)[-1]
-    if leaf in _NUMERIC_NAMES and literals and all(_number(v) is not None for v in literals):
+    if leaf in NUMERIC_NAMES and literals and all(_number(v) is not None for v in literals):
         return "number"
     return "string"
 
