@@ -198,7 +198,23 @@ def _term_level(
 
 def _term(compiler: DslCompiler, body: Any) -> str:
     name, spec, ci = _term_level(compiler, body, "term")
-    return compiler.each_field(name, lambda v: compiler.equals(v, spec, ci))
+    return compiler.each_field(name, lambda v: _equals(compiler, name, v, spec, ci))
+
+
+def _equals(
+    compiler: DslCompiler, name: str, v: Value, wanted: Any, ci: bool = False
+) -> str | None:
+    """A term (or ``match``) value: on an ``ip`` field an address or a CIDR block, compared as
+    addresses (``::1`` is ``0:0::1``; ``10.0.0.0/8`` a range), as Elasticsearch's ``ip`` type
+    does; otherwise the value itself."""
+    if _is_ip_field(name) and isinstance(wanted, str):
+        try:
+            ipaddress.ip_network(wanted.strip(), strict=False)
+        except ValueError:
+            pass
+        else:
+            return _hex_in(v, compiler.eql.cidr_ranges([wanted.strip()]))
+    return compiler.equals(v, wanted, ci)
 
 
 def _terms(compiler: DslCompiler, body: Any) -> str:
@@ -206,13 +222,8 @@ def _terms(compiler: DslCompiler, body: Any) -> str:
     if not isinstance(values, list):
         raise compiler.error("[terms] expects a list of values")
 
-    networks = [w for w in values if _is_ip_field(name) and isinstance(w, str) and "/" in w]
-    plain = [w for w in values if w not in networks]
-
     def test(v: Value) -> str | None:
-        parts = [p for p in (compiler.equals(v, w) for w in plain) if p is not None]
-        if networks:
-            parts.append(_hex_in(v, compiler.eql.cidr_ranges(networks)))
+        parts = [p for p in (_equals(compiler, name, v, w) for w in values) if p is not None]
         return "(" + " OR ".join(parts) + ")" if parts else None
 
     return compiler.each_field(name, test)
@@ -260,7 +271,7 @@ def _match(compiler: DslCompiler, body: Any) -> str:
     name, spec = _single_field(compiler, body, "match")
     if isinstance(spec, Mapping):
         spec = spec.get("query")
-    return compiler.each_field(name, lambda v: compiler.equals(v, spec))
+    return compiler.each_field(name, lambda v: _equals(compiler, name, v, spec))
 
 
 def _match_phrase(compiler: DslCompiler, body: Any) -> str:

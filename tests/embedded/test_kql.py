@@ -72,3 +72,15 @@ def test_time_range_indices_and_size(kql: Eql, load: Loader) -> None:
     assert kql("process.name:bash") == [1, 9]
     assert kql("process.name:bash", time_range=window) == [1]
     assert kql("", size=2) == [1, 2]  # empty query matches all, oldest first
+
+
+def test_values_on_ip_fields_are_addresses_and_cidr_blocks(kql: Eql, load: Loader) -> None:
+    # ECS maps *.ip as `ip`: a term is an address or a CIDR block, compared as addresses
+    # (found by the cross-backend agreement check: the stand-in maps source.ip as ip).
+    load([{"n": 5, "source": {"ip": "10.1.2.3"}}, {"n": 6, "source": {"ip": "fe80::1"}},
+          {"n": 7, "source": {"ip": "2001:db8::7"}},
+          {"n": 8, "source": {"ip": "0:0:0:0:0:0:0:1"}}])  # fmt: skip
+    assert kql("source.ip:10.0.0.0/8") == [5]
+    assert kql('source.ip:"FE80::/10"') == [6]
+    assert kql('source.ip:"::1"') == [8]
+    assert kql('not source.ip:(10.0.0.0/8 or "FE80::/10" or "::1")') == [1, 2, 3, 4, 7]

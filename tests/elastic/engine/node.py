@@ -28,6 +28,7 @@ from runner.embedded.store import Store, register_schema
 from runner.eql import parse_eql
 from runner.errors import QueryError
 from runner.esql import parse_esql
+from runner.esql.ast import From as EsqlFrom
 from runner.search import EqlRequest, EsqlRequest, Hit, MissingEvent
 from tests.elastic.engine.mappings import (
     COMPONENTS,
@@ -85,6 +86,9 @@ class Node:
         self.pits: dict[str, Pit] = {}
         self._order = 0
         self._seq: dict[str, int] = {}
+        # Documents written since the last EQL / ES|QL search, loaded into ``events`` in one
+        # go before the next one: a load per write costs the stand-in most of its time.
+        self._pending: dict[tuple[str, str], str] = {}
 
     # --- routing -------------------------------------------------------------------------
     def handle(self, request: Recorded) -> Reply | None:
@@ -265,6 +269,7 @@ class Node:
                 self.indices.pop(name, None)
                 con.execute("DELETE FROM stand_in_docs WHERE _index = ?", [name])
                 con.execute("DELETE FROM events WHERE _index = ?", [name])
+        self._pending = {k: v for k, v in self._pending.items() if k[0] not in names}
 
     def resolve(self, target: str | None, params: Mapping[str, str]) -> list[str]:
         """Concrete indices of a comma-separated target (wildcards, ``-`` exclusions)."""
@@ -312,6 +317,7 @@ class Node:
                     con.execute("DELETE FROM stand_in_docs WHERE _index = ? AND _id = ?",
                                 [index, doc_id])  # fmt: skip
                     con.execute("DELETE FROM events WHERE _index = ? AND _id = ?", [index, doc_id])
+                self._pending.pop((index, doc_id), None)
             result = "deleted" if stored else "not_found"
             return Reply(200 if stored else 404, {"_index": index, "_id": doc_id,
                                                   "result": result})  # fmt: skip
@@ -362,7 +368,6 @@ class Node:
                ) -> list[tuple[int, dict[str, Any]]]:  # fmt: skip
         """Write (index, id, source, create-only) items; (status, result or error) each."""
         out: list[tuple[int, dict[str, Any]]] = []
-        events: list[str] = []
         with self.store.connect() as con:
             for index, doc_id, source, create in items:
                 info = self.indices.get(index) or self.create_index(index)
@@ -392,16 +397,26 @@ class Node:
                     "DELETE FROM stand_in_docs WHERE _index = ? AND _id = ?", [index, doc_id]
                 )
                 con.execute("DELETE FROM events WHERE _index = ? AND _id = ?", [index, doc_id])
+                self._pending.pop((index, doc_id), None)
                 con.execute("INSERT INTO stand_in_docs VALUES (?, ?, ?, ?, ?)",
                             [index, doc_id, text, seq_no, self._order])  # fmt: skip
                 if parse_date_ms(stamp) is not None:
-                    events.append(json.dumps({"_index": index, "_id": doc_id, "_source": source}))
+                    self._pending[(index, doc_id)] = json.dumps(
+                        {"_index": index, "_id": doc_id, "_source": source}
+                    )
                 out.append((200 if exists else 201, {"result": "updated" if exists else "created",
                                                      "_seq_no": seq_no}))  # fmt: skip
-        if events:
-            summary = load_events(self.store, [io.BytesIO(("\n".join(events) + "\n").encode())])
-            assert not summary.skipped, summary.problems
         return out
+
+    def _load_pending(self, names: Sequence[str] | None = None) -> None:
+        """Put the documents of ``names`` (default: all) written since they were last
+        searched with EQL / ES|QL into ``events``."""
+        wanted = [k for k in self._pending if names is None or k[0] in names]
+        if not wanted:
+            return
+        lines = "\n".join(self._pending.pop(k) for k in wanted) + "\n"
+        summary = load_events(self.store, [io.BytesIO(lines.encode())])
+        assert not summary.skipped, summary.problems
 
     def _bulk(self, lines: list[dict[str, Any]], default_index: str | None) -> Reply:
         items: list[tuple[str, str, dict[str, Any], str]] = []
@@ -515,6 +530,7 @@ class Node:
             raise ApiError(400, "parsing_exception",
                            f"line {exc.line}:{exc.column}: {exc.reason}") from None  # fmt: skip
         names = self.resolve(target, params)
+        self._load_pending(names)
         filters: tuple[Mapping[str, Any], ...] = ()
         if "filter" in body:
             filters = ({"ids": {"values": self.matching_ids(names, body["filter"])}},)
@@ -562,6 +578,9 @@ class Node:
             raise ApiError(400, "parsing_exception",
                            f"line {exc.line}:{exc.column}: {exc.reason}") from None  # fmt: skip
         filters = (body["filter"],) if "filter" in body else ()
+        sources = parsed.source.sources if isinstance(parsed.source, EsqlFrom) else ()
+        self._load_pending(self.resolve(",".join(sources), {"ignore_unavailable": "true"})
+                           if sources else [])  # fmt: skip
         result = search_esql(self.store, EsqlRequest(query=parsed, filters=filters), self.clock())
         keep = list(range(len(result.columns)))
         if params.get("drop_null_columns") == "true":  # columns null in every row left out
