@@ -58,15 +58,18 @@ class Workspace:
         self.env.update(RUNNER_STORE=str(self.store), RUNNER_RULES=str(self.rules),
                         RUNNER_LOG_FORMAT="json")  # fmt: skip
         self._batch = 0
+        self.outputs: list[str] = []
 
     def add_seed_rule(self, name: str = "emond_child_process.toml") -> None:
         shutil.copy(SEED_RULES / name, self.rules)
 
     def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "runner", *args], cwd=self.root, env=self.env,
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
+        self.outputs.append(done.stdout + done.stderr)  # searched for secrets by the drills
+        return done
 
     def load(self, events: Sequence[Line], index: str = PROCESS_INDEX) -> None:
         self._batch += 1

@@ -19,6 +19,7 @@ functions run as pytest drills (``-m drill``, tests/drills/test_drills.py) and f
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -49,6 +50,9 @@ LEASE_TTL = "2s"
 DIAGNOSTIC_EVENTS = ("notification_claim_lost", "notification_not_recorded",
                      "notifications_left_for_later", "lease_overlap", "hold_lost",
                      "rule_gap")  # fmt: skip
+# Credentials every drill daemon is configured with (the stand-in accepts any): no byte of
+# anything runner prints during a drill may show them (issue #16, Security).
+API_KEY_ID, API_KEY = "drill-kid", "Drill-Key-5c1e-very-secret"
 REQUEST_TIMEOUT = 3  # seconds; the stall fault holds a request longer
 MAX_RETRIES = 2
 # An execution (with its catch-up windows) on a loaded stand-in takes up to a few seconds.
@@ -76,6 +80,8 @@ class Drill:
             RUNNER_NOTIFY_INTERVAL="500ms", RUNNER_NOTIFY_RETRY_BASE="200ms",
             RUNNER_NOTIFY_RETRY_MAX="1s", RUNNER_NOTIFY_TIMEOUT="1", **cluster.env(),
         )  # fmt: skip
+        if not cluster.real:  # a real cluster's own credentials come from RUNNER_TEST_ES_URL
+            self.workspace.env["RUNNER_ES_API_KEY"] = f"{API_KEY_ID}:{API_KEY}"
         self.proxy.after(*self.receiver.outbox_watch(f"{cluster.prefix}-outbox"))
         self.processes = Processes(self.workspace)
         self.feeder = Feeder(cluster, rules)
@@ -177,7 +183,22 @@ class Drill:
         figures.gaps_reported = len(before.gaps)
         noted = Counter(str(line.get("event")) for line in lines)
         notes = tuple(f"{name}: {noted[name]}" for name in DIAGNOSTIC_EVENTS if noted[name])
-        return Outcome(figures=figures, before=before, after=after, notes=notes)
+        self.workspace.cli("status", "--json")  # its output is searched too
+        return Outcome(figures=figures, before=before, after=after, notes=notes, leaks=self.leaks())
+
+    def leaks(self) -> tuple[str, ...]:
+        """Which forms of the configured credentials appear in any output of the drill: every
+        daemon's stdout and stderr (debug logs included) and every CLI command's."""
+        if self.workspace.env.get("RUNNER_ES_API_KEY") is None:
+            return ()
+        pair = f"{API_KEY_ID}:{API_KEY}"
+        forms = {
+            "API key": API_KEY,
+            "API key, base64": base64.b64encode(API_KEY.encode()).decode(),
+            "id:key, base64 (the ApiKey header)": base64.b64encode(pair.encode()).decode(),
+        }
+        texts = ["".join(d.raw) for d in self.daemons()] + self.workspace.outputs
+        return tuple(name for name, secret in forms.items() if any(secret in t for t in texts))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,6 +207,7 @@ class Outcome:
     before: Verdict  # when the daemons stopped
     after: Verdict  # after `runner backfill --gaps` (the same when no gap was reported)
     notes: tuple[str, ...] = ()  # log events that explain a broken invariant, counted
+    leaks: tuple[str, ...] = ()  # forms of the configured credentials seen in some output
 
     def problems(self) -> list[str]:
         """What breaks an invariant: alerts lost (not written, not in a reported gap) or
@@ -196,6 +218,7 @@ class Outcome:
             found.append(f"still open after the backfill: {len(self.after.gaps)} gap(s)")
         if found and self.notes:
             found.append(f"daemon log events: {', '.join(self.notes)}")
+        found += [f"a configured secret was printed ({form})" for form in self.leaks]
         return found
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.drills import scenarios
+from tests.drills.cluster import target
 from tests.drills.proxy import KINDS
 from tests.real_cluster import cluster_url
 
@@ -60,3 +61,15 @@ def test_three_daemons_one_killed_and_restarted_repeatedly(tmp_path: Path, url: 
     assert figures.faults["sigkill_random"] == 3
     assert figures.moved >= 3 and figures.longest_unowned_s > 0
     assert figures.expected > 0 and figures.written == figures.expected
+
+
+def test_the_secrets_check_finds_a_printed_key(tmp_path: Path) -> None:
+    """The check every drill ends with (``Outcome.leaks``) sees a key in a command's output."""
+    with target(tmp_path) as cluster:
+        world = scenarios.Drill(tmp_path, cluster, rules=1, interval=2, lookback=16)
+        try:
+            assert world.leaks() == ()
+            world.workspace.outputs.append(f"Authorization: ApiKey {scenarios.API_KEY}")
+            assert world.leaks() == ("API key",)
+        finally:
+            world.close()
