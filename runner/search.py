@@ -137,6 +137,9 @@ class TermsPageRequest:
 class TermsPage:
     keys: tuple[TermKey, ...]
     after: TermKey | None  # None: no further page
+    # The window's terms came from part of the data (failed shards, timeout): the terms found
+    # are real, others may be missing.
+    partial_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -94,11 +94,15 @@ class ElasticEventSource:
     def terms_page(self, request: TermsPageRequest) -> TermsPage:
         fields = request.terms.fields
         types = self.field_types(request.terms.indices, request.terms.query)
-        page = agg_page(self._search(terms_page_request(request, fields=types)))
+        # Phase 1 may be partial: a term it returns is in the window whatever other shards
+        # hold.  Phases 2 and 3 may not: a missing shard could hide a term's history and make
+        # an old term look new, so an incomplete history fails the window (searched again).
+        body = self._search(terms_page_request(request, fields=types), partial=True)
+        page = agg_page(body)
         keys = tuple(composite_key(b, fields) for b in page.buckets)
         more = page.after is not None and len(page.buckets) >= request.size
         after = composite_key({"key": page.after}, fields) if more else None
-        return TermsPage(keys=keys, after=after)
+        return TermsPage(keys=keys, after=after, partial_reason=partial_reason(body))
 
     def first_seen(self, request: FirstSeenRequest) -> Mapping[TermKey, datetime]:
         # Kibana's bucket_selector needs the window start: used once the request carries it

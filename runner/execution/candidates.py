@@ -167,7 +167,8 @@ def new_terms_candidates(
         end=window.end,
     )
     kept: list[Candidate] = []
-    for keys in _term_pages(backend, terms, in_window):
+    reasons: list[str] = []
+    for keys in _term_pages(backend, terms, in_window, reasons):
         first = backend.first_seen(
             FirstSeenRequest(terms=terms, time_range=history, keys=keys, new_after=window.start)
         )
@@ -192,15 +193,18 @@ def new_terms_candidates(
         kept += fresh(page)
         if len(kept) > limit:
             break
-    return CandidateBatch(candidates=tuple(kept))
+    return CandidateBatch(candidates=tuple(kept), partial_reason="; ".join(reasons) or None)
 
 
 def _term_pages(
-    backend: Backend, terms: TermsQuery, time_range: TimeRange
+    backend: Backend, terms: TermsQuery, time_range: TimeRange, reasons: list[str]
 ) -> Iterator[tuple[Any, ...]]:
+    """The window's term pages; why any page was partial is added to ``reasons``."""
     after = None
     while True:
         page = backend.terms_page(TermsPageRequest(terms=terms, time_range=time_range, after=after))
+        if page.partial_reason and page.partial_reason not in reasons:
+            reasons.append(page.partial_reason)
         if page.keys:
             yield page.keys
         if page.after is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,59 @@ def test_query_rule_page_with_failed_shards_is_partial(
     (second,) = Executor(backend=backend).run(rule, NOW)
     assert (second.status, second.duplicates) == ("succeeded", 2)
     assert len(cluster.calls("DELETE", "/_pit")) == 2  # every point in time is closed
+
+
+def _exim4_events() -> list[dict[str, Any]]:
+    def child(doc_id: str, when: Any, name: str, executable: str) -> dict[str, Any]:
+        return process(doc_id, when, name=name, parent="exim4", os_type="linux",
+                       executable=executable)  # fmt: skip
+
+    return [
+        child("hist-seen", NOW - timedelta(days=3), "curl", "/usr/bin/curl"),
+        child("seen-again", NOW - 2 * MIN, "curl", "/usr/bin/curl"),
+        child("new-1", NOW - 3 * MIN, "nc", "/tmp/nc"),
+        child("new-2", NOW - 2 * MIN, "wget", "/usr/bin/wget"),
+    ]
+
+
+def _nth_search_partial(cluster: EngineCluster, nth: int) -> None:
+    """The ``nth`` ``_search`` of the execution (1: new_terms' window terms, 2: their history)
+    answers with a failed shard; the others are complete."""
+    seen = [0]
+
+    def mark(body: dict[str, Any]) -> None:
+        seen[0] += 1
+        if seen[0] == nth:
+            body["_shards"] = {"total": 2, "successful": 1, "skipped": 0, "failed": 1,
+                               "failures": [FAILURE]}  # fmt: skip
+
+    cluster.script("POST", r"^/[^_][^/]*/_search$", partial(cluster, mark), repeat_last=True)
+
+
+def test_new_terms_partial_window_terms_write_their_alerts_and_search_again(
+    cluster: EngineCluster, backend: ElasticsearchBackend
+) -> None:
+    rule = seed("exim4")
+    assert not backend.index_events(json.dumps(e) for e in _exim4_events()).failed
+    _nth_search_partial(cluster, 1)
+    (first,) = Executor(backend=backend).run(rule, NOW)
+    assert (first.status, first.alerts_created) == ("partial failure", 2)
+    assert "1 shard(s) failed: [logs-endpoint.events.process-default][1]" in first.message
+    assert alerted_ids(backend, rule) == {"new-1", "new-2"}
+    state = backend.load_state(rule.rule_id)
+    assert state is not None and state.covered_to == first.window_start  # not advanced
+
+
+def test_new_terms_partial_history_fails_the_window_and_writes_nothing(
+    cluster: EngineCluster, backend: ElasticsearchBackend
+) -> None:
+    """An incomplete history could make an old term look new: nothing is written."""
+    rule = seed("exim4")
+    assert not backend.index_events(json.dumps(e) for e in _exim4_events()).failed
+    _nth_search_partial(cluster, 2)
+    (first,) = Executor(backend=backend).run(rule, NOW)
+    assert (first.status, first.alerts_created) == ("failed", 0)
+    assert "incomplete answer" in first.message and "searched again" in first.message
+    assert alerted_ids(backend, rule) == set()
+    (second,) = Executor(backend=backend).run(rule, NOW)  # complete now
+    assert (second.status, second.alerts_created) == ("succeeded", 2)
