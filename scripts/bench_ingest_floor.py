@@ -129,7 +129,9 @@ def rule_fields(rules_dir: Path) -> list[str]:
         elif rule.language == "kuery" and rule.query:
             for name in query_fields(parse_kql(rule.query)):
                 found.setdefault(name, None)
-    return list(found)
+    # A wildcard name (`file.hash.*`) is a pattern over fields, not one column to fill (and
+    # DuckDB before 1.4 reads its `*` as a JSON path wildcard even quoted).
+    return [name for name in found if "*" not in name]
 
 
 def lazy_insert_sql(lines: str, fields: Sequence[str]) -> str:
