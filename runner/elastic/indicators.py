@@ -12,8 +12,9 @@ from collections.abc import Generator
 from typing import Any
 
 from runner.cleanup import after
+from runner.elastic import requests
 from runner.elastic.client import ElasticClient
-from runner.elastic.dsl import index_path, kql_query
+from runner.elastic.dsl import kql_query
 from runner.elastic.events import ElasticEventSource
 from runner.elastic.requests import NativeRequest
 from runner.elastic.responses import search_hits
@@ -22,18 +23,15 @@ from runner.kql.fields import FieldTypes
 from runner.logs import get_logger
 from runner.search import Hit, IndicatorRequest
 
-KEEP_ALIVE = "5m"
+KEEP_ALIVE = requests.PIT_KEEP_ALIVE  # Kibana's THREAT_PIT_KEEP_ALIVE is 5m too
 PIT_PLACEHOLDER = "<point in time id>"
 
 __all__ = ["indicator_pages", "indicator_search", "open_pit_request"]
 
 
 def open_pit_request(indices: tuple[str, ...]) -> NativeRequest:
-    return NativeRequest(
-        method="POST",
-        path=f"/{index_path(indices)}/_pit?keep_alive={KEEP_ALIVE}&ignore_unavailable=true",
-        body={},
-        description="indicator match: open a point in time over the threat indices",
+    return requests.open_pit_request(
+        indices, "indicator match: open a point in time over the threat indices"
     )
 
 
@@ -71,7 +69,7 @@ def indicator_pages(
 
     def close() -> None:
         try:
-            client.request("DELETE", "/_pit", {"id": pit["id"]}, allow=(404,))
+            client.send(requests.close_pit_request(pit["id"]), allow=(404,))
         except RunnerError as exc:  # it expires after keep_alive anyway
             get_logger().warning("point_in_time_not_closed", error=str(exc))
 

@@ -123,13 +123,17 @@ def kql_request(request: KqlRequest, *, fields: FieldTypes | None = None) -> Nat
 PIT_KEEP_ALIVE = "5m"
 
 
-def open_pit_request(indices: Sequence[str]) -> NativeRequest:
-    """``POST <index>/_pit``: the consistent view a query rule pages through."""
+def open_pit_request(
+    indices: Sequence[str],
+    description: str = "open a point in time over the rule's index patterns",
+) -> NativeRequest:
+    """``POST <index>/_pit``: the consistent view a query rule (or indicator match, over its
+    threat indices) pages through."""
     return NativeRequest(
         method="POST",
         path=f"/{index_path(indices)}/_pit?keep_alive={PIT_KEEP_ALIVE}&ignore_unavailable=true",
         body={},
-        description="open a point in time over the rule's index patterns",
+        description=description,
     )
 
 
