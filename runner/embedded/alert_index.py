@@ -23,7 +23,6 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from runner.embedded.store import Store, register_schema
 
@@ -83,17 +82,18 @@ class AlertIndexMirror:
                 "DELETE FROM events WHERE _index = ? AND _id IN (SELECT unnest(?::VARCHAR[]))",
                 [ALERTS_INDEX, [str(r[0]) for r in rows]],
             )
-        self._load([(str(r[0]), json.loads(r[1])) for r in rows])
+        self._load([(str(r[0]), str(r[1])) for r in rows])
         with self._store.connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO alert_index_mark VALUES (1, ?)", [max(r[2] for r in rows)]
             )
 
-    def _load(self, docs: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    def _load(self, docs: Sequence[tuple[str, str]]) -> None:
+        # The alerts table holds each document as JSON text already: it becomes the hit's
+        # `_source` as it is, not decoded and encoded again.
+        head = '{"_index": ' + json.dumps(ALERTS_INDEX) + ', "_id": '
         lines = "".join(
-            json.dumps({"_index": ALERTS_INDEX, "_id": alert_id, "_source": doc}, default=str)
-            + "\n"
-            for alert_id, doc in docs
+            f'{head}{json.dumps(alert_id)}, "_source": {doc}}}\n' for alert_id, doc in docs
         )
         # Imported here: index patterns (read by every search, hunts too) import this module.
         from runner.embedded.ingest import load_events
